@@ -1,0 +1,20 @@
+"""The `xero-pipelines` command. Each group lives in its own module beside this one.
+
+Errors that a user can act on are printed as one line on stderr with a non-zero exit,
+never as a traceback (`CliError`, or any exception listed in `_USER_ERRORS`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from xero_pipelines.cli.db import db
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xero_pipelines")
+def main() -> None:
+    """Keep a CRM and a Xero organisation in step (see README.md)."""
+
+
+main.add_command(db)

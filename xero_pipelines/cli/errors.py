@@ -1,0 +1,35 @@
+"""One-line failures for the command line."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CliError(click.ClickException):
+    """Printed as `Error: <message>` on stderr; exit status 1."""
+
+
+def one_line_errors(
+    *error_types: type[BaseException],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn the listed exceptions into `CliError`s (one readable line, no traceback)."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except error_types as exc:
+                message = " ".join(str(exc).split()) or type(exc).__name__
+                raise CliError(message) from None
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,93 @@
+"""Exceptions that carry Xero's own words, and never a token.
+
+Everything the client raises derives from `XeroError`, so a job can tell a bad request
+(fail that CRM row, go on) from a lost connection (fail the run fast).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+RECONNECT_HINT = "Xero connection lost: run `xero-pipelines reconnect`"
+
+
+class XeroError(Exception):
+    """Base of every error the Xero client raises."""
+
+
+class XeroNotConnectedError(XeroError):
+    """No organisation is connected yet."""
+
+    def __init__(self, message: str = "Xero is not connected: run `xero-pipelines connect`"):
+        super().__init__(message)
+
+
+class XeroConnectionLostError(XeroError):
+    """The grant is gone (removed inside Xero, revoked, or the refresh token expired).
+
+    Every run fails fast with the reconnect hint until `xero-pipelines reconnect`.
+    """
+
+    def __init__(self, reason: str | None = None):
+        self.reason = reason
+        super().__init__(f"{RECONNECT_HINT} ({reason})" if reason else RECONNECT_HINT)
+
+
+class XeroApiError(XeroError):
+    """Xero answered with an error; `status`, `error_type` and Xero's messages are kept."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_type: str | None = None,
+        messages: list[str] | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        self.status = status
+        self.error_type = error_type
+        self.messages = messages or [message]
+        self.method = method
+        self.path = path
+        where = f" on {method} {path}" if method and path else ""
+        super().__init__(f"Xero {status}{' ' + error_type if error_type else ''}{where}: {message}")
+
+
+class XeroValidationError(XeroApiError):
+    """400 `ValidationException`: `messages` holds every `ValidationErrors[].Message`."""
+
+
+class XeroNotFoundError(XeroApiError):
+    """404: the id or number is unknown to this organisation."""
+
+
+class XeroTokenExpiredError(XeroApiError):
+    """401 `TokenExpired`: the access token must be refreshed (the client does so once)."""
+
+
+class XeroAuthenticationError(XeroApiError):
+    """401/403 `AuthenticationUnsuccessful`, or 403 for the tenant: the grant is not valid."""
+
+
+class XeroRateLimitError(XeroApiError):
+    """429 that the client gave up waiting for; `problem` is minute, day or concurrent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem: str | None,
+        retry_after: float | None,
+        resets_at: datetime | None = None,
+        **kwargs,
+    ):
+        self.problem = problem
+        self.retry_after = retry_after
+        self.resets_at = resets_at
+        super().__init__(429, message, error_type=f"RateLimit:{problem}", **kwargs)
+
+
+class XeroServerError(XeroApiError):
+    """5xx that outlasted the retries."""
