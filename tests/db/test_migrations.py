@@ -1,0 +1,182 @@
+"""Migrations up and down on SQLite and PostgreSQL, against real servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from xero_pipelines.db import SchemaConflictError, create_db_engine, downgrade, upgrade
+from xero_pipelines.db.migrate import current_revision
+from xero_pipelines.db.models import (
+    Base,
+    CrmAccount,
+    XeroAccountLink,
+    XeroAccountSummary,
+    XeroExportRequest,
+)
+
+CONTRACT_TABLES = {
+    "crm_accounts",
+    "crm_contacts",
+    "crm_opportunities",
+    "crm_opportunity_lines",
+    "xero_export_requests",
+    "xero_draft_requests",
+    "xero_account_links",
+    "xero_account_summaries",
+    "xero_connections",
+    "xero_settings",
+}
+
+
+@pytest.fixture
+def engine(empty_db_url):
+    engine = create_db_engine(empty_db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_creates_every_contract_table_and_is_idempotent(engine):
+    assert upgrade(engine) == "0001"
+    assert set(inspect(engine).get_table_names()) >= CONTRACT_TABLES
+    assert upgrade(engine) == "0001"  # a second run is a no-op
+
+
+def test_models_match_the_migrated_schema(engine):
+    """Autogenerate finds nothing to do: models and migrations describe one schema."""
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_downgrade_drops_pipeline_tables_but_keeps_crm_rows(engine):
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO crm_accounts (name) VALUES ('Kept Ltd')"))
+    assert downgrade(engine) is None
+    tables = set(inspect(engine).get_table_names())
+    assert "xero_account_links" not in tables
+    assert "crm_accounts" in tables
+    assert upgrade(engine) == "0001"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM crm_accounts")).scalar_one() == "Kept Ltd"
+
+
+def test_existing_crm_tables_and_rows_are_left_alone(engine):
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE crm_accounts (id INTEGER PRIMARY KEY, name VARCHAR(300) NOT NULL,"
+                " account_number VARCHAR(50), email VARCHAR(255), phone VARCHAR(50),"
+                " website VARCHAR(255), address_line1 VARCHAR(255), address_line2 VARCHAR(255),"
+                " city VARCHAR(255), region VARCHAR(255), postal_code VARCHAR(50),"
+                " country VARCHAR(50), created_at TIMESTAMP, updated_at TIMESTAMP,"
+                " crm_only_column VARCHAR(10))"
+            )
+        )
+        conn.execute(text("INSERT INTO crm_accounts (id, name) VALUES (7, 'Existing plc')"))
+    upgrade(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("crm_accounts")}
+    assert "crm_only_column" in columns
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM crm_accounts WHERE id = 7")).scalar_one() == (
+            "Existing plc"
+        )
+
+
+def test_conflicting_crm_table_is_reported_not_clobbered(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE crm_accounts (id INTEGER PRIMARY KEY, title VARCHAR(9))"))
+        conn.execute(text("INSERT INTO crm_accounts (id, title) VALUES (1, 'old')"))
+    with pytest.raises(SchemaConflictError, match="crm_accounts .* name"):
+        upgrade(engine)
+    assert current_revision(engine) is None
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT title FROM crm_accounts")).scalar_one() == "old"
+    assert "xero_account_links" not in inspect(engine).get_table_names()
+
+
+def test_unmanaged_pipeline_table_is_reported(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE xero_account_links (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SchemaConflictError, match="xero_account_links"):
+        upgrade(engine)
+
+
+def test_crm_can_insert_requests_with_plain_sql(db_engine):
+    """Server defaults fill status, attempts and timestamps for the CRM's own INSERTs."""
+    with db_engine.begin() as conn:
+        conn.execute(text("INSERT INTO xero_export_requests (crm_account_id) VALUES (42)"))
+        row = conn.execute(
+            text("SELECT status, attempts, action, requested_at FROM xero_export_requests")
+        ).one()
+    assert (row.status, row.attempts, row.action) == ("pending", 0, "export")
+    assert row.requested_at is not None
+
+
+def test_status_is_constrained(db_engine):
+    with pytest.raises(IntegrityError), db_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO xero_draft_requests (opportunity_id, status) VALUES (1, 'lost')")
+        )
+
+
+def test_links_are_unique_on_both_sides(db_engine):
+    from sqlalchemy.orm import Session
+
+    with Session(db_engine) as session:
+        session.add(XeroAccountLink(crm_account_id=1, xero_contact_id="a", matched_by="email"))
+        session.commit()
+        session.add(XeroAccountLink(crm_account_id=2, xero_contact_id="a", matched_by="name"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        session.add(XeroAccountLink(crm_account_id=1, xero_contact_id="b", matched_by="name"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_account_number_unique_when_set(db_engine):
+    from sqlalchemy.orm import Session
+
+    with Session(db_engine) as session:
+        session.add_all([CrmAccount(name="A"), CrmAccount(name="B")])  # NULLs do not clash
+        session.add(CrmAccount(name="C", account_number="ACC-1"))
+        session.commit()
+        session.add(CrmAccount(name="D", account_number="ACC-1"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_money_round_trips_exactly_and_timestamps_are_utc(db_engine):
+    from sqlalchemy.orm import Session
+
+    amount = Decimal("12345678901.23")
+    with Session(db_engine) as session:
+        session.add(
+            XeroAccountSummary(
+                crm_account_id=1,
+                xero_contact_id="c",
+                balance=amount,
+                overdue_amount=Decimal("0.10"),
+                total_sales=Decimal("0.01") * 3,
+            )
+        )
+        session.add(XeroExportRequest(crm_account_id=1))
+        session.commit()
+    with Session(db_engine) as session:
+        summary = session.get(XeroAccountSummary, 1)
+        assert summary.balance == amount
+        assert isinstance(summary.balance, Decimal)
+        assert summary.total_sales == Decimal("0.03")
+        assert summary.computed_at.tzinfo is not None
+        assert summary.computed_at.utcoffset().total_seconds() == 0
+        request = session.query(XeroExportRequest).one()
+        assert abs(request.requested_at - datetime.now(UTC)).total_seconds() < 120
