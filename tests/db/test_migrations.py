@@ -95,7 +95,7 @@ def test_conflicting_crm_table_is_reported_not_clobbered(engine):
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE crm_accounts (id INTEGER PRIMARY KEY, title VARCHAR(9))"))
         conn.execute(text("INSERT INTO crm_accounts (id, title) VALUES (1, 'old')"))
-    with pytest.raises(SchemaConflictError, match="crm_accounts .* name"):
+    with pytest.raises(SchemaConflictError, match=r"crm_accounts .* name"):
         upgrade(engine)
     assert current_revision(engine) is None
     with engine.connect() as conn:
