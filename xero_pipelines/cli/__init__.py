@@ -1,13 +1,14 @@
 """The `xero-pipelines` command. Each group lives in its own module beside this one.
 
 Errors that a user can act on are printed as one line on stderr with a non-zero exit,
-never as a traceback (`CliError`, or any exception listed in `_USER_ERRORS`).
+never as a traceback (see `cli.errors.one_line_errors`).
 """
 
 from __future__ import annotations
 
 import click
 
+from xero_pipelines.cli.crm import crm
 from xero_pipelines.cli.db import db
 
 
@@ -18,3 +19,4 @@ def main() -> None:
 
 
 main.add_command(db)
+main.add_command(crm)

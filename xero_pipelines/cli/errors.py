@@ -27,9 +27,15 @@ def one_line_errors(
             try:
                 return func(*args, **kwargs)
             except error_types as exc:
-                message = " ".join(str(exc).split()) or type(exc).__name__
-                raise CliError(message) from None
+                raise CliError(describe(exc)) from None
 
         return wrapper
 
     return decorate
+
+
+def describe(exc: BaseException) -> str:
+    """One line for `exc`; a driver error is shown without SQLAlchemy's statement echo."""
+    original = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError wraps the driver's error
+    text = f"database error: {original}" if original is not None else str(exc)
+    return " ".join(text.split()) or type(exc).__name__

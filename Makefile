@@ -1,0 +1,35 @@
+# The two set-up commands of the README, and the steps they are made of.
+#   make demo   installs into .venv and runs the end-to-end demo on the embedded defaults
+#   make test   installs into .venv (with dev extras) and runs ruff and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install demo test lint dev clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/xero-pipelines demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/dagster definitions validate -m xero_pipelines
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+dev: install
+	mkdir -p .xero_pipelines/dagster && cp dagster.yaml .xero_pipelines/dagster/
+	DAGSTER_HOME=$(CURDIR)/.xero_pipelines/dagster $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,24 @@
+"""Assembles the code location: everything Dagster loads lives in `defs`."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from xero_pipelines.resources.crm import CrmDatabase
+
+
+def optional_env(name: str) -> dg.EnvVar | None:
+    """`EnvVar(name)` when the variable is set, else None so the contract's default applies.
+
+    Values read through `EnvVar` are resolved at run time and never shown in the UI.
+    """
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+defs = dg.Definitions(
+    resources={
+        "crm": CrmDatabase(url=optional_env("CRM_DATABASE_URL")),
+    },
+)

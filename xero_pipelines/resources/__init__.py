@@ -1,0 +1,1 @@
+"""Thin Dagster resources over the `xero` and `db` rooms."""
