@@ -15,3 +15,23 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XERO_PIPELINES_HOME", str(tmp_path / "home"))
     for name in ("CRM_DATABASE_URL", "XERO_TOKEN_KEY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many tests ran on each database backend, so CI logs show PostgreSQL ran."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid:
+                    bucket = counts.setdefault(backend, {})
+                    bucket[outcome] = bucket.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("database backends")
+        for backend, outcomes in sorted(counts.items()):
+            summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+            terminalreporter.write_line(f"{backend}: {summary}")
