@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from xero_pipelines.db.engine import locked_transaction
@@ -33,12 +33,13 @@ OBSERVE_INTERVAL = 5.0
 DISCONNECTED = "Xero is disconnected: run `xero-pipelines reconnect` or `xero-pipelines connect`"
 
 
-def current_connection(conn, *, for_update: bool = False) -> XeroConnection | None:
+def current_connection(conn: Connection, *, for_update: bool = False) -> Row | None:
     """The connected organisation's row (the first one: there is at most one in use)."""
-    stmt = select(XeroConnection).order_by(XeroConnection.id).limit(1)
+    table = XeroConnection.__table__
+    stmt = select(table).order_by(table.c.id).limit(1)
     if for_update:
         stmt = stmt.with_for_update()
-    return conn.execute(stmt).scalars().first()
+    return conn.execute(stmt).first()
 
 
 class TokenStore:
@@ -158,7 +159,7 @@ class TokenStore:
             self._tokens = self._read(row)
         return self._tokens
 
-    def _read(self, row: XeroConnection | None) -> TokenSet:
+    def _read(self, row: Row | None) -> TokenSet:
         if row is None:
             raise XeroNotConnectedError()
         self._row_id, self._tenant_id, self._tenant_name = row.id, row.tenant_id, row.tenant_name

@@ -1,0 +1,101 @@
+"""`XeroResource`: the connected organisation's client, token store and settings for a run.
+
+The client id and secret are configured with `EnvVar("XERO_CLIENT_ID")` and
+`EnvVar("XERO_CLIENT_SECRET")` so run config and the UI show the variable's name, never
+its value; tokens come from the encrypted store, never from config.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+from sqlalchemy import Engine
+
+from xero_pipelines.db.engine import cached_engine, database_url
+from xero_pipelines.xero.config import (
+    DEFAULT_API_URL,
+    DEFAULT_IDENTITY_URL,
+    DEFAULT_LOGIN_URL,
+    DEFAULT_SCOPES,
+    XeroAppConfig,
+)
+from xero_pipelines.xero.crypto import TokenCipher
+from xero_pipelines.xero.settings import IntegrationSettings
+from xero_pipelines.xero.settings_store import load_settings
+from xero_pipelines.xero.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from xero_pipelines.xero.client import XeroClient
+
+
+class XeroResource(ConfigurableResource):
+    """A small typed Xero client for assets and jobs, bound to the stored connection."""
+
+    client_id: str = Field(description="The Xero app's client id: EnvVar('XERO_CLIENT_ID')")
+    client_secret: str = Field(description="The app's secret: EnvVar('XERO_CLIENT_SECRET')")
+    api_url: str = Field(default=DEFAULT_API_URL, description="Base of /api.xro/2.0")
+    identity_url: str = Field(default=DEFAULT_IDENTITY_URL, description="Base of /connect/token")
+    login_url: str = Field(default=DEFAULT_LOGIN_URL, description="Base of the authorize page")
+    scopes: str = Field(default=DEFAULT_SCOPES, description="OAuth2 scopes, space separated")
+    database_url: str | None = Field(
+        default=None, description="Integration database; unset means the contract's default"
+    )
+    timeout: float = Field(default=60.0, description="Seconds to wait for one Xero response")
+
+    _store: TokenStore | None = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)
+
+    def app_config(self) -> XeroAppConfig:
+        return XeroAppConfig(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            api_url=self.api_url,
+            identity_url=self.identity_url,
+            login_url=self.login_url,
+            scopes=self.scopes,
+        )
+
+    def engine(self) -> Engine:
+        return cached_engine(database_url(self.database_url))
+
+    def token_store(self) -> TokenStore:
+        """The run's token store (created once; the key comes from the environment)."""
+        if self._store is None:
+            self._store = TokenStore(self.engine(), self.app_config(), TokenCipher.from_env())
+        return self._store
+
+    def get_client(self) -> XeroClient:
+        """The run's client. Fails fast with the reconnect message when the grant is lost."""
+        from xero_pipelines.xero.client import XeroClient
+
+        if self._client is None:
+            store = self.token_store()
+            store.check()
+            self._client = XeroClient(self.api_url, store, timeout=self.timeout)
+        return self._client
+
+    @property
+    def tenant_id(self) -> str:
+        return self.token_store().tenant_id
+
+    def settings(self) -> IntegrationSettings:
+        return load_settings(self.engine())
+
+    def call_metadata(self) -> dict[str, int]:
+        """Counters for asset metadata: calls made and the limits Xero reported last."""
+        out: dict[str, int] = {}
+        if self._client is not None:
+            out["xero_calls"] = int(getattr(self._client, "calls", 0))
+        limits = self._store.last_limits if self._store is not None else None
+        if limits is not None:
+            if limits.min_remaining is not None:
+                out["xero_minute_limit_remaining"] = limits.min_remaining
+            if limits.day_remaining is not None:
+                out["xero_day_limit_remaining"] = limits.day_remaining
+        return out
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.flush()

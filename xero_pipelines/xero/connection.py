@@ -1,0 +1,372 @@
+"""The connection's use cases: connect, reconnect, disconnect, status.
+
+Plain functions returning dataclasses, so the CLI and the demo share them. Only one
+organisation is connected at a time: links and summaries hold its contact ids, so
+switching organisations means `disconnect --purge` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, Row, delete, inspect, text, update
+
+from xero_pipelines.db.models import XeroConnection
+from xero_pipelines.xero import oauth
+from xero_pipelines.xero.config import XeroAppConfig
+from xero_pipelines.xero.crypto import TokenCipher, TokenKeyError
+from xero_pipelines.xero.errors import (
+    XeroAuthenticationError,
+    XeroConnectionLostError,
+    XeroError,
+    XeroNotConnectedError,
+)
+from xero_pipelines.xero.oauth import TokenSet, XeroTenant
+from xero_pipelines.xero.tokens import TokenStore, current_connection
+
+# Tables filled from Xero that `disconnect --purge` empties (dependants first). Issues
+# that import more Xero data add their tables here.
+IMPORTED_DATA_TABLES: tuple[str, ...] = ("xero_account_summaries", "xero_account_links")
+
+
+class WrongOrganisationError(XeroError):
+    """The user authorised an organisation other than the one this CRM is linked to."""
+
+
+class AlreadyConnectedError(XeroError):
+    """`connect` while a healthy connection exists."""
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    tenant_id: str
+    tenant_name: str
+    connection_id: str
+    scopes: str
+    access_token_expires_at: datetime
+    reconnected: bool
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    tenant_id: str | None
+    tenant_name: str | None
+    connection_deleted: bool
+    revoked: bool
+    purged_tables: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """What `status` shows. Holds no secret: every field may be printed."""
+
+    state: str  # "connected", "needs_reconnect", "disconnected", "not_connected"
+    tenant_name: str | None = None
+    tenant_id: str | None = None
+    connection_id: str | None = None
+    connected_at: datetime | None = None
+    access_token_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    last_call_at: datetime | None = None
+    day_limit_remaining: int | None = None
+    min_limit_remaining: int | None = None
+    reconnect_reason: str | None = None
+    check_error: str | None = None
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.state == "needs_reconnect"
+
+
+def _defaults(app: XeroAppConfig | None, cipher: TokenCipher | None):
+    return app or XeroAppConfig.from_env(), cipher or TokenCipher.from_env()
+
+
+def _load(engine: Engine) -> Row | None:
+    with engine.connect() as conn:
+        return current_connection(conn)
+
+
+def _has_imported_data(engine: Engine) -> bool:
+    names = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        for table in IMPORTED_DATA_TABLES:
+            if table in names and conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first():
+                return True
+    return False
+
+
+def _grant_values(tenant: XeroTenant, tokens: TokenSet, cipher: TokenCipher) -> dict:
+    return {
+        "tenant_id": tenant.tenant_id,
+        "tenant_name": tenant.tenant_name,
+        "connection_id": tenant.connection_id or None,
+        "token_ciphertext": cipher.encrypt(tokens.to_json()),
+        "access_token_expires_at": tokens.expires_at,
+        "scopes": tokens.scopes or None,
+        "needs_reconnect": False,
+        "reconnect_reason": None,
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def _result(tenant: XeroTenant, tokens: TokenSet, reconnected: bool) -> ConnectResult:
+    return ConnectResult(
+        tenant.tenant_id,
+        tenant.tenant_name,
+        tenant.connection_id,
+        tokens.scopes,
+        tokens.expires_at,
+        reconnected,
+    )
+
+
+def _discard(app: XeroAppConfig, tokens: TokenSet) -> None:
+    """Revoke a grant we will not keep, so no organisation stays connected by accident."""
+    with contextlib.suppress(XeroError):
+        oauth.revoke_refresh_token(app, tokens.refresh_token)
+
+
+def connect(
+    engine: Engine,
+    app: XeroAppConfig | None = None,
+    cipher: TokenCipher | None = None,
+    *,
+    tenant: str | None = None,
+    port: int = oauth.DEFAULT_PORT,
+    timeout: float = oauth.DEFAULT_TIMEOUT,
+    open_browser: bool = True,
+    echo: Callable[[str], None] = print,
+) -> ConnectResult:
+    """Authorise the app in Xero and remember the chosen organisation and its tokens."""
+    app, cipher = _defaults(app, cipher)
+    existing = _load(engine)
+    if existing is not None and existing.token_ciphertext and not existing.needs_reconnect:
+        raise AlreadyConnectedError(
+            f"already connected to {existing.tenant_name} ({existing.tenant_id}): run "
+            "`xero-pipelines reconnect` to renew it, or `xero-pipelines disconnect` first"
+        )
+    tokens = oauth.authorize(app, port=port, timeout=timeout, open_browser=open_browser, echo=echo)
+    chosen = oauth.choose_tenant(oauth.list_connections(app, tokens.access_token), tenant)
+
+    if (
+        existing is not None
+        and existing.tenant_id != chosen.tenant_id
+        and _has_imported_data(engine)
+    ):
+        _discard(app, tokens)
+        raise WrongOrganisationError(
+            f"the imported Xero data belongs to {existing.tenant_name} "
+            f"({existing.tenant_id}), not {chosen.describe()}: run `xero-pipelines "
+            "reconnect` for that organisation, or `xero-pipelines disconnect --purge` "
+            "before connecting another one"
+        )
+    with engine.begin() as conn:
+        values = _grant_values(chosen, tokens, cipher)
+        if existing is None:
+            conn.execute(XeroConnection.__table__.insert().values(**values))
+        elif existing.tenant_id == chosen.tenant_id:
+            conn.execute(
+                update(XeroConnection).where(XeroConnection.id == existing.id).values(**values)
+            )
+        else:  # a disconnected organisation with no data left: start afresh
+            conn.execute(delete(XeroConnection).where(XeroConnection.id == existing.id))
+            conn.execute(XeroConnection.__table__.insert().values(**values))
+    return _result(chosen, tokens, reconnected=False)
+
+
+def reconnect(
+    engine: Engine,
+    app: XeroAppConfig | None = None,
+    cipher: TokenCipher | None = None,
+    *,
+    port: int = oauth.DEFAULT_PORT,
+    timeout: float = oauth.DEFAULT_TIMEOUT,
+    open_browser: bool = True,
+    echo: Callable[[str], None] = print,
+) -> ConnectResult:
+    """Authorise again for the connected organisation: new tokens, same links and data."""
+    app, cipher = _defaults(app, cipher)
+    existing = _load(engine)
+    if existing is None:
+        raise XeroNotConnectedError("nothing to reconnect: run `xero-pipelines connect`")
+    tokens = oauth.authorize(
+        app, port=port, timeout=timeout, open_browser=open_browser, echo=echo, command="reconnect"
+    )
+    tenants = oauth.list_connections(app, tokens.access_token)
+    match = next((t for t in tenants if t.tenant_id == existing.tenant_id), None)
+    if match is None:
+        _discard(app, tokens)
+        authorised = "; ".join(t.describe() for t in tenants) or "no organisation"
+        raise WrongOrganisationError(
+            f"this CRM is connected to {existing.tenant_name} ({existing.tenant_id}) but you "
+            f"authorised {authorised}: run `xero-pipelines reconnect` again and choose "
+            f"{existing.tenant_name}; to switch organisations run `xero-pipelines disconnect "
+            "--purge` and then `xero-pipelines connect`"
+        )
+    with engine.begin() as conn:
+        conn.execute(
+            update(XeroConnection)
+            .where(XeroConnection.id == existing.id)
+            .values(**_grant_values(match, tokens, cipher))
+        )
+    return _result(match, tokens, reconnected=True)
+
+
+def disconnect(
+    engine: Engine,
+    app: XeroAppConfig | None = None,
+    cipher: TokenCipher | None = None,
+    *,
+    purge: bool = False,
+) -> DisconnectResult:
+    """Delete the Xero connection, revoke the grant and wipe the tokens (best effort
+    remotely, always locally); `purge` also empties the imported Xero data."""
+    app, cipher = _defaults(app, cipher)
+    row = _load(engine)
+    if row is None and not purge:
+        raise XeroNotConnectedError("nothing to disconnect: Xero is not connected")
+    warnings: list[str] = []
+    deleted = revoked = False
+    if row is not None and row.token_ciphertext:
+        deleted, revoked = _remote_disconnect(engine, app, cipher, row, warnings)
+    purged: list[str] = []
+    with engine.begin() as conn:
+        if purge:
+            names = set(inspect(conn).get_table_names())
+            for table in IMPORTED_DATA_TABLES:
+                if table in names:
+                    conn.execute(text(f"DELETE FROM {table}"))
+                    purged.append(table)
+            conn.execute(delete(XeroConnection))
+        elif row is not None:
+            conn.execute(
+                update(XeroConnection)
+                .where(XeroConnection.id == row.id)
+                .values(
+                    token_ciphertext=None,
+                    access_token_expires_at=None,
+                    connection_id=None,
+                    scopes=None,
+                    needs_reconnect=False,
+                    reconnect_reason=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+    return DisconnectResult(
+        row.tenant_id if row else None,
+        row.tenant_name if row else None,
+        deleted,
+        revoked,
+        tuple(purged),
+        tuple(warnings),
+    )
+
+
+def _remote_disconnect(
+    engine: Engine,
+    app: XeroAppConfig,
+    cipher: TokenCipher,
+    row: Row,
+    warnings: list[str],
+) -> tuple[bool, bool]:
+    deleted = revoked = False
+    store = TokenStore(engine, app, cipher)
+    try:
+        access = store.access_token()
+        if row.connection_id:
+            oauth.delete_connection(app, access, row.connection_id)
+            deleted = True
+    except (XeroError, TokenKeyError) as exc:
+        warnings.append(f"could not delete the connection in Xero: {exc}")
+    try:
+        fresh = _load(engine)
+        assert fresh is not None and fresh.token_ciphertext
+        tokens = TokenSet.from_json(cipher.decrypt(fresh.token_ciphertext))
+        oauth.revoke_refresh_token(app, tokens.refresh_token)
+        revoked = True
+    except (XeroError, TokenKeyError) as exc:
+        warnings.append(f"could not revoke the refresh token: {exc}")
+    return deleted, revoked
+
+
+def status(
+    engine: Engine,
+    app: XeroAppConfig | None = None,
+    cipher: TokenCipher | None = None,
+    *,
+    check: bool = True,
+) -> ConnectionStatus:
+    """The connection as stored; with `check`, first ask Xero whether it still stands
+    (refreshing if due), so a grant removed inside Xero shows as needing reconnect."""
+    row = _load(engine)
+    if row is None:
+        return ConnectionStatus(state="not_connected")
+    check_error = None
+    if check and row.token_ciphertext and not row.needs_reconnect:
+        check_error = _check_live(engine, *_defaults(app, cipher), row)
+        row = _load(engine)
+        assert row is not None
+    if row.token_ciphertext is None:
+        state = "disconnected"
+    elif row.needs_reconnect:
+        state = "needs_reconnect"
+    else:
+        state = "connected"
+    return ConnectionStatus(
+        state=state,
+        tenant_name=row.tenant_name,
+        tenant_id=row.tenant_id,
+        connection_id=row.connection_id,
+        connected_at=row.connected_at,
+        access_token_expires_at=row.access_token_expires_at,
+        scopes=tuple((row.scopes or "").split()),
+        last_call_at=row.last_call_at,
+        day_limit_remaining=row.day_limit_remaining,
+        min_limit_remaining=row.min_limit_remaining,
+        reconnect_reason=row.reconnect_reason,
+        check_error=check_error,
+    )
+
+
+def _check_live(engine: Engine, app: XeroAppConfig, cipher: TokenCipher, row: Row) -> str | None:
+    """Ask `GET /connections` whether our organisation is still connected."""
+    store = TokenStore(engine, app, cipher)
+    try:
+        token = store.access_token()
+        try:
+            tenants = oauth.list_connections(app, token)
+        except XeroAuthenticationError as exc:
+            if exc.status != 401:
+                raise
+            tenants = oauth.list_connections(app, store.refresh_after_rejection(token))
+    except XeroConnectionLostError:
+        return None  # already recorded by the store
+    except XeroAuthenticationError as exc:
+        store.mark_lost(f"Xero answered {exc.status} {exc.messages[0]}")
+        return None
+    except TokenKeyError as exc:
+        return str(exc)
+    except XeroError as exc:
+        return f"could not reach Xero: {exc}"
+    if row.tenant_id not in {t.tenant_id for t in tenants}:
+        store.mark_lost(f"{row.tenant_name} is no longer connected to this app in Xero")
+    return None
+
+
+__all__ = [
+    "IMPORTED_DATA_TABLES",
+    "AlreadyConnectedError",
+    "ConnectResult",
+    "ConnectionStatus",
+    "DisconnectResult",
+    "WrongOrganisationError",
+    "connect",
+    "disconnect",
+    "reconnect",
+    "status",
+]
