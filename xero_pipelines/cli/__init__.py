@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import click
 
+from xero_pipelines.cli.connection import connect, disconnect, reconnect, status
 from xero_pipelines.cli.crm import crm
 from xero_pipelines.cli.db import db
+from xero_pipelines.cli.settings import settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,3 +22,8 @@ def main() -> None:
 
 main.add_command(db)
 main.add_command(crm)
+main.add_command(connect)
+main.add_command(reconnect)
+main.add_command(disconnect)
+main.add_command(status)
+main.add_command(settings)

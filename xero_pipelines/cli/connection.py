@@ -1,0 +1,150 @@
+"""`xero-pipelines connect|reconnect|disconnect|status`: the Xero connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from xero_pipelines.cli.errors import CliError, one_line_errors
+from xero_pipelines.db import create_db_engine
+from xero_pipelines.db.engine import DatabaseUrlError
+from xero_pipelines.xero import connection as use_cases
+from xero_pipelines.xero.errors import RECONNECT_HINT, XeroError
+from xero_pipelines.xero.oauth import DEFAULT_PORT, DEFAULT_TIMEOUT
+
+ERRORS = (XeroError, DatabaseUrlError, SQLAlchemyError, OSError)
+
+
+def integration_engine() -> Engine:
+    """The integration database, which must already hold the contract's tables."""
+    engine = create_db_engine()
+    if not inspect(engine).has_table("xero_connections"):
+        engine.dispose()
+        raise CliError("the database has no Xero tables yet: run `xero-pipelines db upgrade`")
+    return engine
+
+
+def _flow_options(func):
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        help="Seconds to wait for the browser to come back.",
+    )(func)
+    func = click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=DEFAULT_PORT,
+        show_default=True,
+        help="Loopback port of the redirect URI http://localhost:PORT/callback.",
+    )(func)
+    return click.option(
+        "--no-browser", is_flag=True, help="Only print the authorize URL; open it yourself."
+    )(func)
+
+
+@click.command()
+@_flow_options
+@click.option(
+    "--tenant", help="Tenant id (or exact name) when several organisations are authorised."
+)
+@one_line_errors(*ERRORS)
+def connect(no_browser: bool, port: int, timeout: float, tenant: str | None) -> None:
+    """Authorise this integration in Xero and pick the organisation."""
+    engine = integration_engine()
+    try:
+        result = use_cases.connect(
+            engine,
+            tenant=tenant,
+            port=port,
+            timeout=timeout,
+            open_browser=not no_browser,
+            echo=click.echo,
+        )
+    finally:
+        engine.dispose()
+    click.echo(f"Connected to {result.tenant_name} (tenant {result.tenant_id}).")
+
+
+@click.command()
+@_flow_options
+@one_line_errors(*ERRORS)
+def reconnect(no_browser: bool, port: int, timeout: float) -> None:
+    """Authorise again for the connected organisation; links and data are kept."""
+    engine = integration_engine()
+    try:
+        result = use_cases.reconnect(
+            engine, port=port, timeout=timeout, open_browser=not no_browser, echo=click.echo
+        )
+    finally:
+        engine.dispose()
+    click.echo(f"Reconnected to {result.tenant_name} (tenant {result.tenant_id}).")
+
+
+@click.command()
+@click.option("--purge", is_flag=True, help="Also delete the data imported from Xero.")
+@one_line_errors(*ERRORS)
+def disconnect(purge: bool) -> None:
+    """Remove the Xero connection and wipe the stored tokens."""
+    engine = integration_engine()
+    try:
+        result = use_cases.disconnect(engine, purge=purge)
+    finally:
+        engine.dispose()
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    name = result.tenant_name or "Xero"
+    click.echo(f"Disconnected from {name}; the stored tokens are wiped.")
+    if result.purged_tables:
+        click.echo(f"Deleted the imported Xero data ({', '.join(result.purged_tables)}).")
+    elif not purge:
+        click.echo("Imported data is kept (use --purge to delete it).")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+@click.command()
+@click.option("--offline", is_flag=True, help="Show what is stored without asking Xero.")
+@one_line_errors(*ERRORS)
+def status(offline: bool) -> None:
+    """Show the connected organisation, token expiry, scopes and API limits."""
+    engine = integration_engine()
+    try:
+        st = use_cases.status(engine, check=not offline)
+    finally:
+        engine.dispose()
+    if st.state == "not_connected":
+        click.echo("Not connected: run `xero-pipelines connect`.")
+        return
+    rows = [
+        ("Organisation", st.tenant_name or "-"),
+        ("Tenant id", st.tenant_id or "-"),
+        ("Connected since", _when(st.connected_at)),
+        ("Access token expires", _when(st.access_token_expires_at)),
+        ("Scopes granted", " ".join(st.scopes) or "-"),
+        ("Last call to Xero", _when(st.last_call_at)),
+        ("Day limit remaining", _number(st.day_limit_remaining)),
+        ("Minute limit remaining", _number(st.min_limit_remaining)),
+    ]
+    if st.state == "needs_reconnect":
+        reason = f" ({st.reconnect_reason})" if st.reconnect_reason else ""
+        rows.append(("Reconnect needed", f"yes: {RECONNECT_HINT}{reason}"))
+    elif st.state == "disconnected":
+        rows.append(("Reconnect needed", "yes: disconnected; run `xero-pipelines reconnect`"))
+    else:
+        rows.append(("Reconnect needed", "no"))
+    if st.check_error:
+        rows.append(("Check", st.check_error))
+    width = max(len(label) for label, _ in rows) + 1
+    for label, value in rows:
+        click.echo(f"{label + ':':<{width}} {value}")
