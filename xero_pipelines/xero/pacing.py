@@ -1,0 +1,184 @@
+"""Per-tenant pacing, so a long read runs at Xero's allowed rate instead of into 429s.
+
+Xero allows each app, per organisation, 5 calls in flight, 60 calls a minute and 5,000 a
+day. One `Pacer` per tenant (see `pacer_for`) is shared by every thread of the process:
+
+- a semaphore keeps at most `max_in_flight` requests open;
+- every call reserves a start time under a lock, so threads never start more than
+  `minute_limit` calls in any `window` seconds (its own count, which holds whatever way
+  Xero aligns its windows);
+- once half the minute's budget is gone (by its own count or by the last
+  `X-MinLimit-Remaining`, which also counts other processes), the rest of the budget is
+  spread over the time left in the window instead of being spent at once;
+- a minute 429 blocks every thread until `Retry-After` has passed.
+
+The clock and sleep are injectable so the maths is unit-testable without waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+XERO_MINUTE_LIMIT = 60
+XERO_DAY_LIMIT = 5000
+XERO_CONCURRENT_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class PacerStats:
+    calls: int
+    waits: int
+    waited_seconds: float
+    minute_remaining: int | None
+    day_remaining: int | None
+
+
+class Pacer:
+    """Spaces and caps the calls of one tenant across threads (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        minute_limit: int = XERO_MINUTE_LIMIT,
+        day_limit: int = XERO_DAY_LIMIT,
+        max_in_flight: int = XERO_CONCURRENT_LIMIT,
+        window: float = 60.0,
+        margin: float = 0.5,
+        burst: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if minute_limit < 1 or max_in_flight < 1:
+            raise ValueError("limits must be positive")
+        self.minute_limit = minute_limit
+        self.day_limit = day_limit
+        self.max_in_flight = max_in_flight
+        # Xero counts a call when it arrives; the margin absorbs latency and clock skew.
+        self.window = window + margin
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self._starts: deque[float] = deque()
+        self._last_start = float("-inf")
+        self._blocked_until = float("-inf")
+        self._header_min: int | None = None
+        self._header_day: int | None = None
+        self._header_at = float("-inf")
+        self._since_header = 0
+        self._day_since_header = 0
+        self._active = 0
+        self._calls = 0
+        self._waits = 0
+        self._waited = 0.0
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold one of the in-flight places and wait for this call's turn; yields the wait."""
+        self._in_flight.acquire()
+        with self._lock:
+            self._active += 1
+        try:
+            yield self.wait_turn()
+        finally:
+            with self._lock:
+                self._active -= 1
+            self._in_flight.release()
+
+    def wait_turn(self) -> float:
+        """Reserve the next allowed start time and sleep until it; returns the seconds slept."""
+        with self._lock:
+            now = self._clock()
+            start = self._plan(now)
+            self._starts.append(start)
+            self._last_start = start
+            self._since_header += 1
+            self._day_since_header += 1
+            self._calls += 1
+            delay = max(0.0, start - now)
+            if delay > 0:
+                self._waits += 1
+                self._waited += delay
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+    def _plan(self, now: float) -> float:
+        w, cap = self.window, self.minute_limit
+        start = max(now, self._blocked_until)
+        while self._starts and self._starts[0] <= now - w:
+            self._starts.popleft()
+        starts = self._starts
+        # Hard cap: never more than `cap` starts in any window.
+        if len(starts) >= cap:
+            start = max(start, starts[-cap] + w)
+        in_window = [s for s in starts if s > start - w]
+        remaining = cap - len(in_window)
+        if self._header_min is not None and start - self._header_at < w:
+            remaining = min(remaining, self._header_min - self._since_header)
+        if remaining <= 0:
+            # Xero says the minute is spent (other processes too): wait for the window to turn.
+            oldest = in_window[0] if in_window else self._header_at
+            return max(start, oldest + w, self._last_start)
+        if remaining <= cap * self.burst:
+            time_left = (in_window[0] + w - start) if in_window else w
+            start = max(start, self._last_start + max(0.0, time_left) / remaining)
+        return start
+
+    def observe(self, min_remaining: int | None, day_remaining: int | None) -> None:
+        """Take in one response's `X-MinLimit-Remaining` / `X-DayLimit-Remaining`."""
+        with self._lock:
+            now = self._clock()
+            if min_remaining is not None:
+                self._header_min = min_remaining
+                # Calls still in flight may not be counted in this header yet.
+                self._since_header = max(0, self._active - 1)
+                self._header_at = now
+            if day_remaining is not None:
+                self._header_day = day_remaining
+                self._day_since_header = 0
+
+    def block_for(self, seconds: float) -> None:
+        """Xero answered a minute 429: no thread starts a call for `seconds`."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    @property
+    def day_remaining(self) -> int | None:
+        """Calls left today by the last header minus the calls started since (None unknown)."""
+        with self._lock:
+            if self._header_day is None:
+                return None
+            return max(0, self._header_day - self._day_since_header)
+
+    @property
+    def minute_remaining(self) -> int | None:
+        with self._lock:
+            if self._header_min is None:
+                return None
+            return max(0, self._header_min - self._since_header)
+
+    def stats(self) -> PacerStats:
+        with self._lock:
+            calls, waits, waited = self._calls, self._waits, self._waited
+        return PacerStats(calls, waits, waited, self.minute_remaining, self.day_remaining)
+
+
+_registry: dict[str, Pacer] = {}
+_registry_lock = threading.Lock()
+
+
+def pacer_for(tenant_id: str, **kwargs) -> Pacer:
+    """The process-wide pacer of `tenant_id` (created with `kwargs` on first use)."""
+    key = tenant_id.strip().lower()
+    with _registry_lock:
+        pacer = _registry.get(key)
+        if pacer is None:
+            pacer = _registry[key] = Pacer(**kwargs)
+        return pacer
