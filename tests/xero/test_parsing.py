@@ -1,9 +1,11 @@
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from xero_pipelines.xero.parsing import (
+    dumps,
     format_if_modified_since,
     loads,
     parse_xero_date,
@@ -154,3 +156,37 @@ def test_format_if_modified_since_refuses_naive():
 def test_round_trip_of_format_and_parse():
     dt = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert parse_xero_datetime(format_if_modified_since(dt)) == dt
+
+
+def test_dumps_writes_decimals_as_exact_numbers():
+    body = {
+        "Total": Decimal("0.1"),
+        "Big": Decimal("12345678901234567890.123456789"),
+        "Sci": Decimal("1E+2"),
+        "Lines": [{"UnitAmount": Decimal("-3.50"), "Quantity": 2}],
+        "Name": 'Zoë "quoted" 0.1',
+        "Date": date(2026, 11, 25),
+        "When": datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC),
+        "ID": uuid.UUID(int=1),
+    }
+    text = dumps(body)
+    assert '"Total":0.1,' in text
+    assert '"Sci":100,' in text
+    assert loads(text) == {
+        **body,
+        "Date": "2026-11-25",
+        "When": "2026-11-25T01:02:03+00:00",
+        "ID": "00000000-0000-0000-0000-000000000001",
+    }
+    assert loads(text)["Big"] == Decimal("12345678901234567890.123456789")
+
+
+def test_dumps_refuses_what_xero_cannot_take():
+    with pytest.raises(ValueError):
+        dumps({"Total": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+
+
+def test_dumps_is_not_fooled_by_marker_like_strings():
+    assert loads(dumps({"a": "x:0", "b": Decimal("1.5")})) == {"a": "x:0", "b": Decimal("1.5")}

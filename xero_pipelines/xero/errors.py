@@ -91,3 +91,7 @@ class XeroRateLimitError(XeroApiError):
 
 class XeroServerError(XeroApiError):
     """5xx that outlasted the retries."""
+
+
+class XeroTransportError(XeroError):
+    """Xero could not be reached (refused, reset, timed out) within the retries."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +24,33 @@ _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 def loads(text: str | bytes) -> Any:
     """Parse a Xero JSON body with every non-integer number as `Decimal`."""
     return json.loads(text, parse_float=Decimal)
+
+
+def dumps(body: Any) -> str:
+    """Encode a request body; `Decimal` is written as an exact JSON number, never via float.
+
+    Dates become ISO strings and UUIDs their text, as Xero reads them.
+    """
+    nonce = uuid.uuid4().hex
+    numbers: dict[str, str] = {}
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueError(f"not an amount: {value}")
+            mark = f"{nonce}:{len(numbers)}"
+            numbers[f'"{mark}"'] = format(value, "f")
+            return mark
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        raise TypeError(f"cannot send {type(value).__name__} to Xero")
+
+    text = json.dumps(body, default=default, separators=(",", ":"), ensure_ascii=False)
+    if numbers:
+        text = re.sub(f'"{nonce}:\\d+"', lambda m: numbers[m.group(0)], text)
+    return text
 
 
 def _ms_date(value: str) -> tuple[datetime, timedelta] | None:
