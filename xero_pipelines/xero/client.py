@@ -1,0 +1,521 @@
+"""The one HTTP layer between this project and Xero's Accounting API.
+
+`XeroClient` pages through list endpoints, paces itself per tenant, retries what is worth
+retrying (connection errors, 500/502/503/504, 429 minute and concurrent), refreshes an
+expired token once, sends an `Idempotency-Key` on every write, and turns Xero's error bodies
+into the exceptions of `errors.py` with Xero's own messages. It never logs or raises a token:
+log lines carry method, endpoint, status and duration only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .errors import (
+    XeroApiError,
+    XeroAuthenticationError,
+    XeroConnectionLostError,
+    XeroError,
+    XeroNotFoundError,
+    XeroRateLimitError,
+    XeroServerError,
+    XeroTokenExpiredError,
+    XeroTransportError,
+    XeroValidationError,
+)
+from .pacing import Pacer, pacer_for
+from .parsing import dumps, format_if_modified_since, loads
+from .protocols import LimitSnapshot, TokenProvider
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/api.xro/2.0/"
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_KEY_NAMESPACE = uuid.UUID("0b8a6f2e-52d5-4c55-9a43-6f7a1d0e7c21")
+_GUID_SEGMENT = re.compile(r"/[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?=/|$)")
+_MAX_MESSAGES = 10
+
+
+def idempotency_key(*parts: object) -> str:
+    """A stable `Idempotency-Key` for one logical write, e.g. `("export", request_id, attempt)`.
+
+    The same parts give the same key (a retry of the same write is deduplicated by Xero);
+    change a part (a new attempt, a different request) and the key changes.
+    """
+    if not parts:
+        raise ValueError("an idempotency key needs the identity of the write")
+    return str(uuid.uuid5(_KEY_NAMESPACE, json.dumps([str(p) for p in parts])))
+
+
+class _Transient(Exception):
+    """A failure worth retrying (5xx or a connection error); carries what to raise at the end."""
+
+    def __init__(self, final: XeroError):
+        self.final = final
+
+
+class XeroClient:
+    """A small typed client over `requests` for one connected organisation.
+
+    `tokens` supplies the bearer token and tenant id (see `protocols.TokenProvider`).
+    Counters (`calls`, `calls_by_endpoint`, `retries`, `rate_limit_waits`,
+    `token_refreshes`, `last_limits`) feed Dagster metadata; see `metadata()`.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        tokens: TokenProvider,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 60,
+        max_retries: int = 5,
+        user_agent: str = "xero_pipelines",
+        pacer: Pacer | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_rate_limit_wait: float = 120.0,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self.tokens = tokens
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.user_agent = user_agent
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self._pacer = pacer
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.calls_by_endpoint: Counter[str] = Counter()
+        self.retries = 0
+        self.rate_limit_waits = 0
+        self.token_refreshes = 0
+        self.last_limits: LimitSnapshot | None = None
+
+    def __repr__(self) -> str:
+        return f"XeroClient({self.api_url!r})"
+
+    idempotency_key = staticmethod(idempotency_key)
+
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            self._pacer = pacer_for(self.tokens.tenant_id)
+        return self._pacer
+
+    # ---- public API ---------------------------------------------------------------------
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        if_modified_since: datetime | None = None,
+    ) -> dict[str, Any]:
+        """GET an Accounting API path (`"Contacts"`, `"Invoices/{id}"`) → decoded JSON."""
+        headers = {}
+        if if_modified_since is not None:
+            headers["If-Modified-Since"] = format_if_modified_since(if_modified_since)
+        return self._request("GET", path, params=params, headers=headers)
+
+    def iter_pages(
+        self,
+        collection: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int | None = 1000,
+        if_modified_since: datetime | None = None,
+        paged: bool = True,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each non-empty page of `collection` (e.g. `"Contacts"`), one page in memory.
+
+        Stops at `pagination.pageCount` when Xero sends it, else on a short or empty page.
+        `page_size=None` omits `pageSize` (endpoints that page by 100 only); `paged=False`
+        is for endpoints without paging (`Accounts`), read in one call.
+        """
+        page = 1
+        while True:
+            query = dict(params or {})
+            if paged:
+                query["page"] = page
+                if page_size is not None:
+                    query["pageSize"] = page_size
+            body = self.get(path, query, if_modified_since=if_modified_since)
+            items = body.get(collection) or []
+            if items:
+                yield items
+            if not paged:
+                return
+            page_count = (body.get("pagination") or {}).get("pageCount")
+            if isinstance(page_count, int):
+                if page >= page_count:
+                    return
+            elif not items or len(items) < (page_size or 100):
+                return
+            page += 1
+
+    def put(
+        self,
+        path: str,
+        body: Any,
+        *,
+        idempotency_key: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """PUT (create) with an `Idempotency-Key`; the same key on a retry creates nothing new."""
+        return self._write("PUT", path, body, idempotency_key, params)
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        idempotency_key: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """POST (update or create) with an `Idempotency-Key`."""
+        return self._write("POST", path, body, idempotency_key, params)
+
+    def metadata(self) -> dict[str, Any]:
+        """Counters and the last limit headers, ready for Dagster metadata."""
+        with self._lock:
+            out: dict[str, Any] = {
+                "xero_calls": self.calls,
+                "xero_retries": self.retries,
+                "xero_rate_limit_waits": self.rate_limit_waits,
+                "xero_token_refreshes": self.token_refreshes,
+                "xero_calls_by_endpoint": dict(self.calls_by_endpoint),
+            }
+            limits = self.last_limits
+        if limits is not None:
+            out["xero_minute_remaining"] = limits.min_remaining
+            out["xero_day_remaining"] = limits.day_remaining
+        return out
+
+    # ---- the request loop ---------------------------------------------------------------
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        key: str,
+        params: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        if not key or len(key) > 128:
+            raise ValueError("an Idempotency-Key of 1 to 128 characters is required")
+        headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+        return self._request(method, path, params=params, headers=headers, data=dumps(body))
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            raise ValueError("pass a path, not a URL: the client only talks to api_url")
+        if path.startswith("/"):
+            return self.api_url + path
+        return self.api_url + API_PATH + path
+
+    @staticmethod
+    def _endpoint(method: str, path: str) -> str:
+        return f"{method} {_GUID_SEGMENT.sub('/{id}', '/' + path.lstrip('/'))[1:]}"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: str | None = None,
+    ) -> dict[str, Any]:
+        url = self._url(path)
+        endpoint = self._endpoint(method, path)
+        state = {"token": self._access_token(), "refreshed": False, "waits": 0}
+
+        def count_retry(retry_state: RetryCallState) -> None:
+            with self._lock:
+                self.retries += 1
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            log.warning("%s: retrying after %s", endpoint, exc)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=wait_exponential_jitter(
+                initial=self.backoff_base, max=self.backoff_max, jitter=self.backoff_base
+            ),
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(method, url, endpoint, params, headers, data, state)
+        except _Transient as exc:
+            raise exc.final from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        data: str | None,
+        state: dict[str, Any],
+    ) -> dict[str, Any]:
+        """One try, with 401 refresh and 429 waits in place; raises `_Transient` for 5xx."""
+        while True:
+            resp = self._send(method, url, endpoint, params, headers, data, state["token"])
+            status = resp.status_code
+            if status < 400:
+                return loads(resp.content) if resp.content.strip() else {}
+            error = _error_from(resp, method, endpoint)
+            if status == 401:
+                if state["refreshed"]:
+                    self._lose(f"Xero still refused a fresh token: {error.messages[0]}")
+                state["refreshed"] = True
+                state["token"] = self._refresh(state["token"])
+                continue
+            if status == 403 and error.error_type == "AuthenticationUnsuccessful":
+                self._lose(f"Xero refused access to the organisation: {error.messages[0]}")
+            if status == 429:
+                self._wait_for_rate_limit(resp, error, state)
+                continue
+            if status in RETRY_STATUSES:
+                raise _Transient(error)
+            raise error
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        data: str | None,
+        token: str,
+    ) -> requests.Response:
+        all_headers = {
+            "Authorization": f"Bearer {token}",
+            "xero-tenant-id": self.tokens.tenant_id,
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+            **(headers or {}),
+        }
+        with self.pacer.slot():
+            with self._lock:
+                self.calls += 1
+                self.calls_by_endpoint[endpoint] += 1
+            started = time.monotonic()
+            try:
+                resp = self.session.request(
+                    method, url, params=params, data=data, headers=all_headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                log.warning("%s failed: %s", endpoint, type(exc).__name__)
+                raise _Transient(
+                    XeroTransportError(f"Xero did not answer {endpoint}: {type(exc).__name__}")
+                ) from None
+            self._observe(resp)
+        log.info(
+            "%s -> %s in %.0f ms", endpoint, resp.status_code, (time.monotonic() - started) * 1000
+        )
+        return resp
+
+    def _observe(self, resp: requests.Response) -> None:
+        h = resp.headers
+        snapshot = LimitSnapshot(
+            min_remaining=_int(h.get("X-MinLimit-Remaining")),
+            day_remaining=_int(h.get("X-DayLimit-Remaining")),
+            app_min_remaining=_int(h.get("X-AppMinLimit-Remaining")),
+            seen_at=datetime.now(UTC),
+        )
+        if snapshot.min_remaining is None and snapshot.day_remaining is None:
+            return
+        with self._lock:
+            self.last_limits = snapshot
+        self.pacer.observe(snapshot.min_remaining, snapshot.day_remaining)
+        self.tokens.observe(snapshot)
+
+    def _wait_for_rate_limit(
+        self, resp: requests.Response, error: XeroApiError, state: dict[str, Any]
+    ) -> None:
+        problem = (resp.headers.get("X-Rate-Limit-Problem") or "").strip().lower() or None
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+
+        def give_up(why: str) -> XeroRateLimitError:
+            resets_at = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after else None
+            return XeroRateLimitError(
+                f"{why}: {error.messages[0]}",
+                problem=problem,
+                retry_after=retry_after,
+                resets_at=resets_at,
+                messages=error.messages,
+                method=error.method,
+                path=error.path,
+            )
+
+        if problem == "day":
+            raise give_up("Xero's daily call limit for this organisation is spent")
+        state["waits"] += 1
+        if state["waits"] > self.max_retries:
+            raise give_up(f"still rate limited after {self.max_retries} waits")
+        if problem == "concurrent":
+            wait = retry_after or self.backoff_base * random.uniform(1, 2) * state["waits"]
+        else:  # minute, appminute or unknown: Xero says how long
+            wait = retry_after if retry_after is not None else 60.0
+            if wait > self.max_rate_limit_wait:
+                raise give_up(f"Xero asked to wait {wait:.0f} s")
+            self.pacer.block_for(wait)
+        with self._lock:
+            self.rate_limit_waits += 1
+        log.warning("%s: 429 %s, waiting %.1f s", error.path, problem, wait)
+        time.sleep(wait)
+
+    # ---- tokens -------------------------------------------------------------------------
+
+    def _access_token(self) -> str:
+        return self._from_store(self.tokens.access_token)
+
+    def _refresh(self, rejected: str) -> str:
+        token = self._from_store(lambda: self.tokens.refresh_after_rejection(rejected))
+        with self._lock:
+            self.token_refreshes += 1
+        return token
+
+    def _from_store(self, fetch: Any) -> str:
+        try:
+            return fetch()
+        except XeroError:
+            raise
+        except requests.RequestException as exc:
+            raise XeroTransportError(
+                f"Xero's identity service did not answer: {type(exc).__name__}"
+            ) from None
+        except Exception as exc:
+            self._lose(f"the token store failed: {type(exc).__name__}")
+            raise AssertionError("unreachable") from exc  # pragma: no cover
+
+    def _lose(self, reason: str) -> None:
+        """Flag the connection as lost and raise the reconnect hint."""
+        self.tokens.mark_lost(reason)
+        raise XeroConnectionLostError(reason) from None
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds (Xero sends seconds; an HTTP date is accepted too)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _validation_messages(node: Any, out: list[str]) -> None:
+    """Collect every `ValidationErrors[].Message` under Xero's `Elements`, nested included."""
+    if isinstance(node, list):
+        for item in node:
+            _validation_messages(item, out)
+    elif isinstance(node, dict):
+        for error in node.get("ValidationErrors") or []:
+            message = error.get("Message") if isinstance(error, dict) else None
+            if message and message not in out:
+                out.append(str(message))
+        for key, value in node.items():
+            if key != "ValidationErrors" and isinstance(value, list | dict):
+                _validation_messages(value, out)
+
+
+_ERROR_CLASSES: dict[int, type[XeroApiError]] = {
+    400: XeroValidationError,
+    404: XeroNotFoundError,
+}
+
+
+def _error_from(resp: requests.Response, method: str, endpoint: str) -> XeroApiError:
+    """Xero's error body → the matching exception, carrying Xero's own messages."""
+    status = resp.status_code
+    try:
+        body = loads(resp.content) if resp.content else None
+    except ValueError:
+        body = None
+    messages: list[str] = []
+    error_type: str | None = None
+    if isinstance(body, dict):
+        _validation_messages(body.get("Elements"), messages)
+        detail, title = body.get("Detail"), body.get("Title")
+        error_type = body.get("Type") or None
+        if not error_type and isinstance(detail, str):
+            head = detail.split(":", 1)[0].strip()
+            error_type = head if re.fullmatch(r"[A-Za-z]+", head) else None
+        for text in (body.get("Message"), detail, title):
+            if isinstance(text, str) and text and text not in messages and not messages:
+                messages.append(text)
+    elif resp.text.strip():
+        messages.append(resp.text.strip().splitlines()[0][:300])
+    if not messages:
+        messages.append(resp.reason or f"HTTP {status}")
+    if len(messages) > _MAX_MESSAGES:
+        summary = (
+            "; ".join(messages[:_MAX_MESSAGES]) + f" (and {len(messages) - _MAX_MESSAGES} more)"
+        )
+    else:
+        summary = "; ".join(messages)
+    path = endpoint.split(" ", 1)[1]
+    kwargs = {"error_type": error_type, "messages": messages, "method": method, "path": path}
+    if status == 401:
+        cls: type[XeroApiError] = (
+            XeroTokenExpiredError if error_type == "TokenExpired" else XeroAuthenticationError
+        )
+    elif status == 403:
+        cls = XeroAuthenticationError
+    elif status == 429:
+        problem = resp.headers.get("X-Rate-Limit-Problem")
+        return XeroRateLimitError(
+            summary, problem=problem, retry_after=None, messages=messages, method=method, path=path
+        )
+    elif status >= 500:
+        cls = XeroServerError
+    else:
+        cls = _ERROR_CLASSES.get(status, XeroApiError)
+    return cls(status, summary, **kwargs)
