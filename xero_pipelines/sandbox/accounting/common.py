@@ -1,0 +1,257 @@
+"""What every accounting resource shares: envelopes, errors, paging, body parsing, line maths."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from starlette.responses import Response
+
+from ..config import SandboxConfig
+from ..store import TAX_RATES, Store, Tenant
+from ..xero_json import dumps, msdate, now_ms, to_decimal
+
+PROVIDER_NAME = "Xero Pipelines Sandbox"
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass
+class Ctx:
+    """One accounting call: the organisation it is for and the shared state."""
+
+    store: Store
+    tenant: Tenant
+    config: SandboxConfig
+    client_id: str = "sandbox"
+
+
+class XeroError(Exception):
+    """Raised inside resource code; the endpoint turns it into Xero's error response."""
+
+    def __init__(self, status: int, body: Any, media_type: str = "application/json") -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.media_type = media_type
+
+    def response(self) -> Response:
+        if isinstance(self.body, str):
+            return Response(self.body, self.status, media_type=self.media_type)
+        return xero_response(self.body, self.status)
+
+
+def xero_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), status, headers=headers,
+                    media_type="application/json; charset=utf-8")
+
+
+def envelope(key: str, items: list[dict[str, Any]], page: dict[str, int] | None = None) -> dict:
+    """Xero's response wrapper: Id, Status, ProviderName, DateTimeUTC, [pagination], items."""
+    body: dict[str, Any] = {
+        "Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": PROVIDER_NAME,
+        "DateTimeUTC": msdate(now_ms()),
+    }
+    if page is not None:
+        body["pagination"] = page
+    body[key] = items
+    return body
+
+
+def validation_error(elements: list[dict[str, Any]]) -> XeroError:
+    """400 `ValidationException` with each offending element and its `ValidationErrors`."""
+    return XeroError(400, {
+        "ErrorNumber": 10, "Type": "ValidationException",
+        "Message": "A validation exception occurred", "Elements": elements,
+    })
+
+
+def query_error(message: str) -> XeroError:
+    return XeroError(400, {"ErrorNumber": 16, "Type": "QueryParseException", "Message": message})
+
+
+def post_data_error(message: str) -> XeroError:
+    return XeroError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
+                            "Message": message})
+
+
+def not_found() -> XeroError:
+    """Xero answers an unknown id with a plain-text 404."""
+    return XeroError(404, "The resource you're looking for cannot be found", "text/plain")
+
+
+def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str, Any]]:
+    """Accept `{"Key": [...]}`, a single object or a bare list, as Xero does; JSON only."""
+    ctype = (content_type or "application/json").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "text/json", "application/*+json"):
+        raise XeroError(415, {
+            "Title": "Unsupported Media Type", "Status": 415,
+            "Detail": f"Content-Type '{ctype}' is not supported; send application/json",
+        })
+    if not raw.strip():
+        raise post_data_error("The request body is empty")
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise post_data_error(f"JSON for post data was invalid,{exc}") from None
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        items = data[key]
+    elif isinstance(data, dict) and key not in data:
+        items = [data]
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise post_data_error(f"JSON for post data was invalid, expected {key}")
+    if not items:
+        raise post_data_error(f"No {key} were found in the request")
+    if not all(isinstance(i, dict) for i in items):
+        raise post_data_error(f"JSON for post data was invalid, each of {key} must be an object")
+    return items
+
+
+def paging(params: dict[str, str]) -> tuple[int, int] | None:
+    """(page, pageSize) when `page` was given, else None (Xero then returns every record)."""
+    if "page" not in params:
+        return None
+    try:
+        page = max(1, int(params["page"]))
+    except ValueError:
+        page = 1
+    try:
+        size = int(params.get("pageSize", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    return page, min(max(size, 1), MAX_PAGE_SIZE)
+
+
+def pagination(page: int, size: int, total: int) -> dict[str, int]:
+    return {"page": page, "pageSize": size, "pageCount": -(-total // size), "itemCount": total}
+
+
+def is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36
+
+
+def flag(params: dict[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() == "true"
+
+
+def text(value: Any) -> str | None:
+    """A string field from a client (numbers tolerated, objects refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | dict | list):
+        raise ValueError("must be a string")
+    return str(value)
+
+
+# ---- line items ------------------------------------------------------------------------------
+
+LINE_TYPES = {"EXCLUSIVE": "Exclusive", "INCLUSIVE": "Inclusive", "NOTAX": "NoTax"}
+
+
+def line_amount_type(value: Any, default: str = "Exclusive") -> str:
+    """Normalise `LineAmountTypes` to Xero's spelling (Exclusive/Inclusive/NoTax)."""
+    if value in (None, ""):
+        return default
+    norm = LINE_TYPES.get(str(value).upper().replace(" ", ""))
+    if norm is None:
+        raise ValueError(f"LineAmountTypes '{value}' is not valid")
+    return norm
+
+
+def compute_lines(
+    lines: list[Any], lat: str, accounts: dict[str, dict], errors: list[str], unitdp: int = 2,
+    default_account: str | None = None, is_sale: bool = True,
+) -> tuple[list[list[Any]], Decimal, Decimal, Decimal]:
+    """Validate line items and compute LineAmount/TaxAmount and the document totals.
+
+    Stored form of a line: [LineItemID, Description, Quantity, UnitAmount, AccountCode,
+    TaxType, TaxAmount, LineAmount, DiscountRate, ItemCode] with decimals as strings.
+    """
+    cent = Decimal("0.01")
+    unit_q = Decimal(1).scaleb(-unitdp)
+    out: list[list[Any]] = []
+    sub = tax_total = Decimal(0)
+    for raw in lines:
+        if not isinstance(raw, dict):
+            errors.append("Line items must be objects")
+            continue
+        desc = raw.get("Description")
+        try:
+            qty = to_decimal(raw.get("Quantity", 1) if raw.get("Quantity") is not None else 1)
+            unit = to_decimal(raw.get("UnitAmount", 0) if raw.get("UnitAmount") is not None else 0)
+            disc = to_decimal(raw["DiscountRate"]) if raw.get("DiscountRate") is not None else None
+        except ValueError:
+            errors.append("Quantity, UnitAmount and DiscountRate must be numbers")
+            continue
+        qty = qty.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        unit = unit.quantize(unit_q, ROUND_HALF_UP)
+        if desc in (None, "") and not raw.get("ItemCode"):
+            errors.append("Description cannot be empty")
+        if disc is not None and not 0 <= disc <= 100:
+            errors.append("Discount rate must be between 0 and 100")
+        code = raw.get("AccountCode") or default_account
+        account = accounts.get(str(code)) if code is not None else None
+        if code is not None and (account is None or account["Status"] != "ACTIVE"):
+            errors.append(f"Account code '{code}' is not a valid code for this document.")
+        tax_type = raw.get("TaxType") or (account["TaxType"] if account else
+                                          ("OUTPUT2" if is_sale else "INPUT2"))
+        if lat == "NoTax":
+            tax_type = "NONE"
+        rate = TAX_RATES.get(str(tax_type))
+        if rate is None:
+            errors.append(f"The TaxType code '{tax_type}' does not exist or cannot be used for "
+                          "this type of transaction.")
+            rate = 0
+        gross = qty * unit
+        if disc is not None:
+            gross = gross * (Decimal(100) - disc) / Decimal(100)
+        line_amount = gross.quantize(cent, ROUND_HALF_UP)
+        if lat == "Inclusive":
+            tax = (line_amount * rate / (100 + rate)).quantize(cent, ROUND_HALF_UP)
+            sub += line_amount - tax
+        else:
+            tax = (line_amount * rate / 100).quantize(cent, ROUND_HALF_UP)
+            sub += line_amount
+        tax_total += tax
+        line_id = raw.get("LineItemID") if is_guid(str(raw.get("LineItemID", ""))) else None
+        out.append([
+            line_id or str(uuid.uuid4()), "" if desc is None else str(desc), str(qty), str(unit),
+            None if code is None else str(code), str(tax_type), str(tax), str(line_amount),
+            None if disc is None else str(disc), raw.get("ItemCode"),
+        ])
+    return out, sub, tax_total, sub + tax_total
+
+
+def render_lines(stored: str, owner_id: str, unitdp: int = 2) -> list[dict[str, Any]]:
+    """Stored JSON lines to Xero's LineItems (ids of generated lines are derived, not stored)."""
+    from ..xero_json import num
+
+    out = []
+    for i, ln in enumerate(json.loads(stored)):
+        line_id = ln[0] or str(uuid.uuid5(uuid.NAMESPACE_OID, f"{owner_id}/{i}"))
+        item: dict[str, Any] = {
+            "LineItemID": line_id, "Description": ln[1], "Quantity": num(Decimal(ln[2]), 4),
+            "UnitAmount": num(Decimal(ln[3]), 4 if unitdp == 4 else 2), "TaxType": ln[5],
+            "TaxAmount": num(Decimal(ln[6])), "LineAmount": num(Decimal(ln[7])), "Tracking": [],
+        }
+        if ln[4] is not None:
+            item["AccountCode"] = ln[4]
+        if ln[8] is not None:
+            item["DiscountRate"] = num(Decimal(ln[8]))
+        if len(ln) > 9 and ln[9]:
+            item["ItemCode"] = ln[9]
+        out.append(item)
+    return out
+
+
+def to_cents(d: Decimal) -> int:
+    return int((d * 100).quantize(Decimal(1), ROUND_HALF_UP))

@@ -1,0 +1,411 @@
+"""`/Contacts`: list with Xero's filters and paging, get by id or number, create and update."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from .. import where as where_lang
+from ..xero_json import msdate, now_ms, num, parse_http_datetime
+from .common import (
+    Ctx,
+    XeroError,
+    envelope,
+    flag,
+    is_guid,
+    not_found,
+    pagination,
+    paging,
+    query_error,
+    validation_error,
+)
+
+COLUMNS = ("pk, contact_id, name, first_name, last_name, email, contact_number, account_number, "
+           "status, is_customer, is_supplier, updated_ms, extra")
+
+WHERE_FIELDS = {
+    "ContactID": "contact_id", "Name": "name", "FirstName": "first_name",
+    "LastName": "last_name", "EmailAddress": "email", "ContactNumber": "contact_number",
+    "AccountNumber": "account_number", "ContactStatus": "status", "IsCustomer": "is_customer",
+    "IsSupplier": "is_supplier", "UpdatedDateUTC": "updated_ms",
+}
+ORDER_FIELDS = {**WHERE_FIELDS, "Name": "name COLLATE NOCASE"}
+
+ADDRESS_FIELDS = {"AddressType": None, "AddressLine1": 500, "AddressLine2": 500,
+                  "AddressLine3": 500, "AddressLine4": 500, "City": 255, "Region": 255,
+                  "PostalCode": 50, "Country": 50, "AttentionTo": 255}
+PHONE_FIELDS = {"PhoneType": None, "PhoneNumber": 50, "PhoneAreaCode": 10, "PhoneCountryCode": 20}
+EXTRA_TEXT = {"CompanyNumber": 50, "BankAccountDetails": None, "TaxNumber": 50,
+              "AccountsReceivableTaxType": None, "AccountsPayableTaxType": None,
+              "SalesDefaultAccountCode": None, "PurchasesDefaultAccountCode": None,
+              "XeroNetworkKey": None}
+CURRENCIES = {"AUD", "CAD", "CHF", "EUR", "GBP", "JPY", "NZD", "SGD", "USD", "ZAR", "HKD",
+              "CNY", "INR", "SEK", "NOK", "DKK", "FJD"}
+
+
+def order_clause(order: str | None, fields: dict[str, str], default: str) -> str:
+    """Translate `order=Name ASC, UpdatedDateUTC DESC` into SQL (unknown field → 400)."""
+    if not order:
+        return default
+    lookup = {k.lower(): v for k, v in fields.items()}
+    parts = []
+    for item in order.split(","):
+        words = item.split()
+        if not words or len(words) > 2:
+            raise query_error(f"Invalid order '{order}'")
+        col = lookup.get(words[0].lower())
+        direction = words[1].upper() if len(words) == 2 else "ASC"
+        if col is None or direction not in ("ASC", "DESC"):
+            raise query_error(f"Invalid order '{order}'")
+        parts.append(f"{col} {direction}")
+    return ", ".join(parts) + ", pk"
+
+
+def balances(ctx: Ctx, pks: list[int]) -> dict[int, dict[str, dict[str, Decimal]]]:
+    """Outstanding and overdue amounts per contact (base currency) from AUTHORISED invoices."""
+    out: dict[int, dict[str, dict[str, Decimal]]] = {}
+    if not pks:
+        return out
+    today = now_ms() // 86_400_000 * 86_400_000
+    zero = Decimal(0)
+    for chunk in range(0, len(pks), 900):
+        ids = pks[chunk:chunk + 900]
+        rows = ctx.store.conn.execute(
+            f"SELECT contact_pk, type, due_ms, total - paid, rate FROM invoices "
+            f"WHERE contact_pk IN ({','.join('?' * len(ids))}) AND status = 'AUTHORISED' "
+            f"AND type IN ('ACCREC', 'ACCPAY')", ids,
+        ).fetchall()
+        for pk, typ, due, due_cents, rate in rows:
+            side = "AccountsReceivable" if typ == "ACCREC" else "AccountsPayable"
+            amount = Decimal(due_cents) / 100
+            if rate and rate not in ("1", "1.0"):
+                amount = amount / Decimal(rate)
+            b = out.setdefault(pk, {
+                "AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
+                "AccountsPayable": {"Outstanding": zero, "Overdue": zero},
+            })
+            b[side]["Outstanding"] += amount
+            if due is not None and due < today:
+                b[side]["Overdue"] += amount
+    return out
+
+
+def render(row: tuple, bal: dict | None, summary: bool = False) -> dict[str, Any]:
+    (_pk, contact_id, name, first, last, email, number, account_number, status,
+     is_customer, is_supplier, updated, extra) = row
+    c: dict[str, Any] = {"ContactID": contact_id, "ContactStatus": status, "Name": name}
+    if first:
+        c["FirstName"] = first
+    if last:
+        c["LastName"] = last
+    if email:
+        c["EmailAddress"] = email
+    if number:
+        c["ContactNumber"] = number
+    if account_number:
+        c["AccountNumber"] = account_number
+    c["UpdatedDateUTC"] = msdate(updated)
+    c["IsSupplier"] = bool(is_supplier)
+    c["IsCustomer"] = bool(is_customer)
+    c["HasAttachments"] = False
+    if summary:
+        return c
+    ext = json.loads(extra) if extra else {}
+    c["BankAccountDetails"] = ext.pop("BankAccountDetails", "")
+    c["Addresses"] = ext.pop("Addresses", [{"AddressType": "POBOX"}, {"AddressType": "STREET"}])
+    c["Phones"] = ext.pop("Phones", [{"PhoneType": t} for t in ("DDI", "DEFAULT", "FAX", "MOBILE")])
+    c["ContactPersons"] = ext.pop("ContactPersons", [])
+    c.update(ext)
+    c["ContactGroups"] = []
+    zero = Decimal(0)
+    b = bal or {"AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
+                "AccountsPayable": {"Outstanding": zero, "Overdue": zero}}
+    c["Balances"] = {side: {k: num(v) for k, v in vals.items()} for side, vals in b.items()}
+    c["HasValidationErrors"] = False
+    return c
+
+
+def render_rows(ctx: Ctx, rows: list[tuple], summary: bool = False) -> list[dict[str, Any]]:
+    bal = {} if summary else balances(ctx, [r[0] for r in rows])
+    return [render(r, bal.get(r[0]), summary) for r in rows]
+
+
+def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> dict:
+    conds, args = ["tenant = ?"], [ctx.tenant.pk]
+    if not flag(params, "includeArchived") and not params.get("IDs"):
+        conds.append("status != 'ARCHIVED'")
+    if params.get("where"):
+        try:
+            sql, wargs = where_lang.to_sql(where_lang.parse(params["where"]), WHERE_FIELDS)
+        except where_lang.WhereError as exc:
+            raise query_error(str(exc)) from None
+        conds.append(f"({sql})")
+        args += wargs
+    if params.get("IDs"):
+        ids = [i.strip().lower() for i in params["IDs"].split(",") if i.strip()]
+        conds.append(f"contact_id IN ({','.join('?' * len(ids))})")
+        args += ids
+    if params.get("searchTerm"):
+        term = "%" + params["searchTerm"].replace("%", "").lower() + "%"
+        conds.append("(LOWER(name) LIKE ? OR LOWER(first_name) LIKE ? OR LOWER(last_name) LIKE ? "
+                     "OR LOWER(contact_number) LIKE ? OR LOWER(email) LIKE ?)")
+        args += [term] * 5
+    if if_modified_since:
+        since = parse_http_datetime(if_modified_since)
+        if since is not None:
+            conds.append("updated_ms >= ?")
+            args.append(since)
+    order = order_clause(params.get("order"), ORDER_FIELDS, "name COLLATE NOCASE, pk")
+    where_sql = " AND ".join(conds)
+    pg = paging(params)
+    with ctx.store.lock:
+        conn = ctx.store.conn
+        if pg is None:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} "
+                                f"ORDER BY {order}", args).fetchall()
+            return envelope("Contacts", render_rows(ctx, rows, flag(params, "summaryOnly")))
+        page, size = pg
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM contacts WHERE {where_sql}", args).fetchone()
+        rows = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} ORDER BY {order} "
+                            f"LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]).fetchall()
+        items = render_rows(ctx, rows, flag(params, "summaryOnly"))
+    return envelope("Contacts", items, pagination(page, size, total))
+
+
+def find_row(ctx: Ctx, ident: str) -> tuple | None:
+    """By ContactID when it looks like a GUID, otherwise by ContactNumber (Xero's two routes)."""
+    conn = ctx.store.conn
+    if is_guid(ident):
+        return conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE contact_id = ? AND tenant = ?",
+                            (ident.lower(), ctx.tenant.pk)).fetchone()
+    return conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE contact_number = ? AND tenant = ? "
+                        "ORDER BY pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
+
+
+def get_contact(ctx: Ctx, ident: str) -> dict:
+    with ctx.store.lock:
+        row = find_row(ctx, ident)
+        if row is None:
+            raise not_found()
+        return envelope("Contacts", render_rows(ctx, [row]))
+
+
+# ---- writes ----------------------------------------------------------------------------------
+
+def _str_field(el: dict, key: str, limit: int | None, errors: list[str]) -> str | None:
+    v = el.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool | dict | list):
+        errors.append(f"The {key} field must be a string.")
+        return None
+    v = str(v)
+    if limit is not None and len(v) > limit:
+        errors.append(f"The {key} field must be a string with a maximum length of {limit}.")
+    return v
+
+
+def _sub_items(el: dict, key: str, spec: dict[str, int | None], enum_key: str,
+               enum: set[str], errors: list[str]) -> list[dict] | None:
+    items = el.get(key)
+    if items is None:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        errors.append(f"{key} must be a list of objects.")
+        return None
+    out = []
+    for item in items:
+        kept: dict[str, Any] = {}
+        for f, limit in spec.items():
+            if item.get(f) is not None:
+                v = _str_field(item, f, limit, errors)
+                if v is not None:
+                    kept[f] = v
+        if kept.get(enum_key) not in enum:
+            errors.append(f"{enum_key} must be one of {', '.join(sorted(enum))}.")
+        out.append(kept)
+    return out
+
+
+def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
+    ext = dict(old)
+    for key, limit in EXTRA_TEXT.items():
+        v = _str_field(el, key, limit, errors)
+        if v is not None:
+            ext[key] = v
+    addresses = _sub_items(el, "Addresses", ADDRESS_FIELDS, "AddressType",
+                           {"POBOX", "STREET"}, errors)
+    if addresses is not None:
+        merged = {a["AddressType"]: a for a in ext.get("Addresses", [])}
+        merged.update({a.get("AddressType"): a for a in addresses})
+        ext["Addresses"] = list(merged.values())
+    phones = _sub_items(el, "Phones", PHONE_FIELDS, "PhoneType",
+                        {"DEFAULT", "DDI", "MOBILE", "FAX", "OFFICE"}, errors)
+    if phones is not None:
+        merged = {p["PhoneType"]: p for p in ext.get("Phones", [])}
+        merged.update({p.get("PhoneType"): p for p in phones})
+        ext["Phones"] = list(merged.values())
+    persons = el.get("ContactPersons")
+    if isinstance(persons, list):
+        ext["ContactPersons"] = [
+            {k: (bool(p[k]) if k == "IncludeInEmails" else str(p[k])) for k in
+             ("FirstName", "LastName", "EmailAddress", "IncludeInEmails") if p.get(k) is not None}
+            for p in persons if isinstance(p, dict)
+        ]
+    cur = el.get("DefaultCurrency")
+    if cur is not None:
+        if cur not in CURRENCIES:
+            errors.append(f"The currency code '{cur}' is not valid.")
+        else:
+            ext["DefaultCurrency"] = cur
+    return ext
+
+
+def _name_taken(ctx: Ctx, name: str, except_pk: int | None) -> bool:
+    row = ctx.store.conn.execute(
+        "SELECT pk FROM contacts WHERE tenant = ? AND name = ? COLLATE NOCASE AND "
+        "status = 'ACTIVE' AND pk != ? LIMIT 1", (ctx.tenant.pk, name, except_pk or -1),
+    ).fetchone()
+    return row is not None
+
+
+def _account_number_taken(ctx: Ctx, number: str, except_pk: int | None) -> bool:
+    row = ctx.store.conn.execute(
+        "SELECT pk FROM contacts WHERE tenant = ? AND account_number = ? AND pk != ? LIMIT 1",
+        (ctx.tenant.pk, number, except_pk or -1),
+    ).fetchone()
+    return row is not None
+
+
+def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | None, list[str]]:
+    """Validate one element and insert or update it. Returns (row, errors); no write on error."""
+    errors: list[str] = []
+    name = _str_field(el, "Name", 255, errors)
+    if name is not None:
+        name = name.strip()
+    if existing is None and not name:
+        errors.append("The contact name must be specified.")
+    first = _str_field(el, "FirstName", 255, errors)
+    last = _str_field(el, "LastName", 255, errors)
+    email = _str_field(el, "EmailAddress", 255, errors)
+    if email and ("@" not in email or " " in email.strip()):
+        errors.append("Email address must be valid.")
+    number = _str_field(el, "ContactNumber", 50, errors)
+    account_number = _str_field(el, "AccountNumber", 50, errors)
+    status = el.get("ContactStatus")
+    if status is not None and status not in ("ACTIVE", "ARCHIVED"):
+        errors.append("ContactStatus must be ACTIVE or ARCHIVED.")
+    old_extra = json.loads(existing[12]) if existing is not None and existing[12] else {}
+    extra = _extra_from(el, old_extra, errors)
+    pk = existing[0] if existing is not None else None
+    final_name = name or (existing[2] if existing is not None else "")
+    final_status = status or (existing[8] if existing is not None else "ACTIVE")
+    if final_name and final_status == "ACTIVE" and len(final_name) <= 255 and _name_taken(
+        ctx, final_name, pk
+    ):
+        errors.append(f"The contact name {final_name} is already assigned to another contact. "
+                      "The contact name must be unique across all active contacts.")
+    if account_number and _account_number_taken(ctx, account_number, pk):
+        errors.append("The Account Number already exists. Please enter a different Account Number.")
+    if errors:
+        return None, errors
+    conn = ctx.store.conn
+    ts = now_ms()
+    extra_json = json.dumps(extra, ensure_ascii=False) if extra else None
+    if existing is None:
+        contact_id = str(uuid.uuid4())
+        cur = conn.execute(
+            "INSERT INTO contacts (tenant, contact_id, name, first_name, last_name, email, "
+            "contact_number, account_number, status, updated_ms, extra) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (ctx.tenant.pk, contact_id, final_name, first, last, email, number, account_number,
+             final_status, ts, extra_json),
+        )
+        pk = cur.lastrowid
+    else:
+        def pick(new: Any, idx: int) -> Any:
+            return existing[idx] if new is None else new
+
+        conn.execute(
+            "UPDATE contacts SET name=?, first_name=?, last_name=?, email=?, contact_number=?, "
+            "account_number=?, status=?, updated_ms=?, extra=? WHERE pk=?",
+            (final_name, pick(first, 3), pick(last, 4), pick(email, 5), pick(number, 6),
+             pick(account_number, 7), final_status, max(ts, existing[11] + 1), extra_json, pk),
+        )
+    row = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE pk = ?", (pk,)).fetchone()
+    return row, []
+
+
+def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
+                   path_id: str | None = None) -> dict:
+    """PUT (create only) / POST (update or create) / POST {id}; one transaction per call.
+
+    With summarizeErrors (the default) one bad element fails the whole call with 400 and
+    nothing is written; with summarizeErrors=false the good ones are saved and the bad ones
+    come back marked `StatusAttributeString: ERROR`.
+    """
+    store = ctx.store
+    results: list[tuple[tuple | None, dict, list[str]]] = []
+    with store.lock:
+        store.conn.execute("BEGIN")
+        try:
+            for el in items:
+                existing = None
+                if path_id is not None:
+                    existing = find_row(ctx, path_id)
+                    if existing is None:
+                        raise not_found()
+                elif not create_only:
+                    cid = el.get("ContactID")
+                    if cid:
+                        existing = find_row(ctx, str(cid)) if is_guid(str(cid)) else None
+                        if existing is None:
+                            results.append((None, el, [f"Contact with ContactID {cid} could "
+                                                       "not be found."]))
+                            continue
+                    elif el.get("ContactNumber"):
+                        existing = find_row(ctx, str(el["ContactNumber"]))
+                row, errors = save_contact(ctx, el, existing)
+                results.append((row, el, errors))
+            failed = any(errs for _, _, errs in results)
+            if failed and summarize:
+                store.conn.execute("ROLLBACK")
+                raise validation_error([_error_element(el, errs) for _, el, errs in results
+                                        if errs])
+            store.conn.execute("COMMIT")
+        except XeroError:
+            if store.conn.in_transaction:
+                store.conn.execute("ROLLBACK")
+            raise
+        except BaseException:
+            if store.conn.in_transaction:
+                store.conn.execute("ROLLBACK")
+            raise
+        out = []
+        rendered = render_rows(ctx, [r for r, _, e in results if not e and r is not None])
+        it = iter(rendered)
+        for _row, el, errs in results:
+            if errs:
+                out.append(_error_element(el, errs))
+            else:
+                c = next(it)
+                c["StatusAttributeString"] = "OK"
+                out.append(c)
+    return envelope("Contacts", out)
+
+
+def _error_element(el: dict, errors: list[str]) -> dict:
+    """Echo the element as Xero does, with its ValidationErrors (only schema-safe fields)."""
+    echo: dict[str, Any] = {}
+    limits = {"ContactID": 36, "Name": 255, "FirstName": 255, "LastName": 255,
+              "EmailAddress": 255, "ContactNumber": 50, "AccountNumber": 50}
+    for key, limit in limits.items():
+        v = el.get(key)
+        if isinstance(v, str) and (key != "ContactID" or is_guid(v)):
+            echo[key] = v[:limit]
+    echo["StatusAttributeString"] = "ERROR"
+    echo["HasValidationErrors"] = True
+    echo["ValidationErrors"] = [{"Message": m} for m in errors]
+    return echo

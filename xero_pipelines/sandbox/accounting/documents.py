@@ -1,0 +1,114 @@
+"""What invoices and quotes share: resolving the contact, currency, dates and totals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..xero_json import now_ms, parse_date
+from .common import Ctx, compute_lines, is_guid, line_amount_type, to_cents
+from .contacts import CURRENCIES, save_contact
+
+# Units of each currency per 1 NZD, used when a foreign document has no CurrencyRate.
+DEFAULT_RATES = {"NZD": "1", "AUD": "0.91", "USD": "0.60", "GBP": "0.47", "EUR": "0.55",
+                 "CAD": "0.82", "JPY": "89.5", "SGD": "0.80", "CHF": "0.53"}
+
+
+def resolve_contact(ctx: Ctx, raw: Any, errors: list[str]) -> tuple[int, str, str] | None:
+    """(pk, ContactID, Name) for `Contact`; a Name that matches nothing creates the contact."""
+    if not isinstance(raw, dict) or not (raw.get("ContactID") or raw.get("Name")
+                                         or raw.get("ContactNumber")):
+        errors.append("A Contact must be specified for this type of transaction")
+        return None
+    conn = ctx.store.conn
+    cid = raw.get("ContactID")
+    if cid:
+        row = None
+        if is_guid(str(cid)):
+            row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE contact_id = ? "
+                               "AND tenant = ?", (str(cid).lower(), ctx.tenant.pk)).fetchone()
+        if row is None:
+            errors.append(f"The contact with ContactID {cid} could not be found")
+        return row
+    if raw.get("ContactNumber"):
+        row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE contact_number = ? "
+                           "AND tenant = ? LIMIT 1", (str(raw["ContactNumber"]), ctx.tenant.pk)
+                           ).fetchone()
+        if row is not None:
+            return row
+    name = str(raw.get("Name") or "").strip()
+    row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE tenant = ? AND "
+                       "name = ? COLLATE NOCASE AND status = 'ACTIVE' LIMIT 1",
+                       (ctx.tenant.pk, name)).fetchone()
+    if row is not None:
+        return row
+    created, errs = save_contact(ctx, {k: v for k, v in raw.items()
+                                       if k in ("Name", "EmailAddress", "ContactNumber",
+                                                "FirstName", "LastName")}, None)
+    if errs or created is None:
+        errors.extend(errs)
+        return None
+    return created[0], created[1], created[2]
+
+
+def currency(ctx: Ctx, el: dict, old: tuple[str, str] | None, errors: list[str]) -> tuple[str, str]:
+    """(CurrencyCode, CurrencyRate as text): base currency at rate 1 unless told otherwise."""
+    code = el.get("CurrencyCode") or (old[0] if old else ctx.tenant.base_currency)
+    if code not in CURRENCIES:
+        errors.append(f"The currency code '{code}' is not valid.")
+        return ctx.tenant.base_currency, "1"
+    rate = el.get("CurrencyRate")
+    if rate is not None:
+        try:
+            r = Decimal(str(rate))
+            if r <= 0:
+                raise ValueError
+            return code, str(r)
+        except (ArithmeticError, ValueError):
+            errors.append("CurrencyRate must be a positive number.")
+    if old and old[0] == code:
+        return old
+    return code, DEFAULT_RATES.get(code, "1") if code != ctx.tenant.base_currency else "1"
+
+
+def date_field(el: dict, key: str, old: int | None, errors: list[str]) -> int | None:
+    if key not in el:
+        return old
+    try:
+        return parse_date(el[key])
+    except ValueError:
+        errors.append(f"{key} is not a valid date.")
+        return old
+
+
+def totals(ctx: Ctx, el: dict, old_lines: list | None, old_lat: str | None, errors: list[str],
+           *, unitdp: int, is_sale: bool, default_lat: str = "Exclusive"
+           ) -> tuple[list | None, str, int, int, int] | None:
+    """Recompute lines and totals when LineItems or LineAmountTypes are sent, else None."""
+    if "LineItems" not in el and "LineAmountTypes" not in el:
+        return None
+    try:
+        lat = line_amount_type(el.get("LineAmountTypes"), old_lat or default_lat)
+    except ValueError as exc:
+        errors.append(str(exc))
+        return None
+    raw_lines = el.get("LineItems", old_lines or [])
+    if not isinstance(raw_lines, list):
+        errors.append("LineItems must be a list.")
+        return None
+    accounts = {a["Code"]: a for a in ctx.tenant.accounts}
+    lines, sub, tax, total = compute_lines(raw_lines, lat, accounts, errors, unitdp,
+                                           is_sale=is_sale)
+    return lines, lat, to_cents(sub), to_cents(tax), to_cents(total)
+
+
+def stamp(old_updated: int | None) -> int:
+    """UpdatedDateUTC for a write: now, and always later than the previous value."""
+    ts = now_ms()
+    return ts if old_updated is None else max(ts, old_updated + 1)
+
+
+def stored_lines_as_input(lines: list[list[Any]]) -> list[dict[str, Any]]:
+    """Stored lines back into request form, so a LineAmountTypes change can recompute them."""
+    return [{"LineItemID": ln[0], "Description": ln[1], "Quantity": ln[2], "UnitAmount": ln[3],
+             "AccountCode": ln[4], "TaxType": ln[5], "DiscountRate": ln[8]} for ln in lines]

@@ -1,0 +1,332 @@
+"""`/Invoices`: list with Xero's filters, get one, create and update under Xero's status rules."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from .. import where as where_lang
+from ..xero_json import cents, ms_to_iso, msdate, num, parse_http_datetime
+from .common import (
+    Ctx,
+    envelope,
+    flag,
+    is_guid,
+    not_found,
+    pagination,
+    paging,
+    query_error,
+    render_lines,
+    text,
+    validation_error,
+)
+from .contacts import order_clause
+from .documents import currency, date_field, resolve_contact, stamp, stored_lines_as_input, totals
+
+COLUMNS = ("i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "
+           "i.due_ms, i.currency, i.rate, i.lat, i.sub, i.tax, i.total, i.paid, i.paid_on_ms, "
+           "i.updated_ms, i.by_app, i.lines, i.extra, c.contact_id, c.name")
+FROM = "invoices i JOIN contacts c ON c.pk = i.contact_pk"
+
+WHERE_FIELDS = {
+    "InvoiceID": "i.invoice_id", "Type": "i.type", "Status": "i.status",
+    "InvoiceNumber": "i.number", "Reference": "i.reference", "Date": "i.date_ms",
+    "DueDate": "i.due_ms", "CurrencyCode": "i.currency", "UpdatedDateUTC": "i.updated_ms",
+    "Contact.ContactID": "c.contact_id", "Contact.Name": "c.name",
+    "Contact.ContactNumber": "c.contact_number", "AmountDue": "((i.total - i.paid) / 100.0)",
+    "AmountPaid": "(i.paid / 100.0)", "Total": "(i.total / 100.0)",
+}
+STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
+TRANSITIONS = {
+    "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
+    "SUBMITTED": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
+    "AUTHORISED": {"AUTHORISED", "VOIDED"},
+    "PAID": set(), "VOIDED": set(), "DELETED": set(),
+}
+
+
+def render(row: tuple, *, lines: bool = True, summary: bool = False,
+           unitdp: int = 2) -> dict[str, Any]:
+    (_pk, invoice_id, typ, _contact_pk, status, number, reference, date_ms, due_ms, cur, rate,
+     lat, sub, tax, total, paid, paid_on, updated, _by_app, stored_lines, extra,
+     contact_id, contact_name) = row
+    inv: dict[str, Any] = {"Type": typ, "InvoiceID": invoice_id}
+    if number:
+        inv["InvoiceNumber"] = number
+    if reference:
+        inv["Reference"] = reference
+    if not summary:
+        inv["Payments"] = []
+        if paid:
+            inv["Payments"] = [{
+                "PaymentID": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{invoice_id}/payment")),
+                "Date": msdate(paid_on or date_ms or updated), "Amount": cents(paid),
+                "CurrencyRate": num(Decimal(rate or "1"), 6), "HasAccount": False,
+                "HasValidationErrors": False,
+            }]
+        inv["Prepayments"] = []
+        inv["Overpayments"] = []
+    inv["AmountDue"] = cents(total - paid if status not in ("VOIDED", "DELETED") else 0)
+    inv["AmountPaid"] = cents(paid)
+    inv["AmountCredited"] = cents(0)
+    inv["CurrencyRate"] = num(Decimal(rate or "1"), 6)
+    inv["IsDiscounted"] = False
+    inv["HasAttachments"] = False
+    inv["HasErrors"] = False
+    inv["Contact"] = {"ContactID": contact_id, "Name": contact_name}
+    if date_ms is not None:
+        inv["DateString"] = ms_to_iso(date_ms)
+        inv["Date"] = msdate(date_ms)
+    if due_ms is not None:
+        inv["DueDateString"] = ms_to_iso(due_ms)
+        inv["DueDate"] = msdate(due_ms)
+    inv["Status"] = status
+    inv["LineAmountTypes"] = lat
+    if lines and not summary:
+        inv["LineItems"] = render_lines(stored_lines, invoice_id, unitdp)
+    inv["SubTotal"] = cents(sub)
+    inv["TotalTax"] = cents(tax)
+    inv["Total"] = cents(total)
+    inv["UpdatedDateUTC"] = msdate(updated)
+    inv["CurrencyCode"] = cur
+    if status == "PAID" and paid_on:
+        inv["FullyPaidOnDate"] = msdate(paid_on)
+    if extra:
+        inv.update(json.loads(extra))
+    return inv
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> dict:
+    conds, args = ["i.tenant = ?"], [ctx.tenant.pk]
+    if params.get("where"):
+        try:
+            sql, wargs = where_lang.to_sql(where_lang.parse(params["where"]), WHERE_FIELDS)
+        except where_lang.WhereError as exc:
+            raise query_error(str(exc)) from None
+        conds.append(f"({sql})")
+        args += wargs
+    for param, column, lower in (("IDs", "i.invoice_id", True),
+                                 ("InvoiceNumbers", "i.number", False),
+                                 ("ContactIDs", "c.contact_id", True),
+                                 ("Statuses", "i.status", False)):
+        values = _csv(params.get(param))
+        if values:
+            values = [v.lower() if lower else v for v in values]
+            conds.append(f"{column} IN ({','.join('?' * len(values))})")
+            args += values
+    if flag(params, "createdByMyApp"):
+        conds.append("i.by_app = 1")
+    if params.get("searchTerm"):
+        term = "%" + params["searchTerm"].lower() + "%"
+        conds.append("(LOWER(i.number) LIKE ? OR LOWER(i.reference) LIKE ?)")
+        args += [term, term]
+    if if_modified_since:
+        since = parse_http_datetime(if_modified_since)
+        if since is not None:
+            conds.append("i.updated_ms >= ?")
+            args.append(since)
+    order = order_clause(params.get("order"), WHERE_FIELDS, "i.pk")
+    order = order if order == "i.pk" else order.replace(", pk", ", i.pk")
+    unitdp = 4 if params.get("unitdp") == "4" else 2
+    summary = flag(params, "summaryOnly")
+    where_sql = " AND ".join(conds)
+    pg = paging(params)
+    with ctx.store.lock:
+        conn = ctx.store.conn
+        if pg is None:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}",
+                                args).fetchall()
+            return envelope("Invoices", [render(r, lines=False, summary=summary) for r in rows])
+        page, size = pg
+        count_from = FROM if "c." in where_sql else "invoices i"
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM {count_from} WHERE {where_sql}",
+                                args).fetchone()
+        rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order} "
+                            "LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]).fetchall()
+    items = [render(r, summary=summary, unitdp=unitdp) for r in rows]
+    return envelope("Invoices", items, pagination(page, size, total))
+
+
+def find_row(ctx: Ctx, ident: str) -> tuple | None:
+    """By InvoiceID, or by InvoiceNumber as Xero also allows."""
+    conn = ctx.store.conn
+    if is_guid(ident):
+        return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.invoice_id = ? AND i.tenant = ?",
+                            (ident.lower(), ctx.tenant.pk)).fetchone()
+    return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.number = ? AND i.tenant = ? "
+                        "ORDER BY i.pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
+
+
+def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> dict:
+    with ctx.store.lock:
+        row = find_row(ctx, ident)
+    if row is None:
+        raise not_found()
+    return envelope("Invoices", [render(row, unitdp=4 if params.get("unitdp") == "4" else 2)])
+
+
+def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
+                 ) -> tuple[tuple | None, list[str]]:
+    """Validate one invoice against Xero's rules and write it (nothing written on error)."""
+    errors: list[str] = []
+    conn = ctx.store.conn
+    old = existing
+    typ = el.get("Type") or (old[2] if old else None)
+    if old is None and typ not in ("ACCREC", "ACCPAY"):
+        errors.append("Invoice Type must be ACCREC or ACCPAY" if typ else
+                      "Invoice Type must be specified")
+    status = el.get("Status") or (old[4] if old else "DRAFT")
+    if status not in STATUSES:
+        errors.append(f"Invoice Status '{status}' is not valid")
+    elif old is None and status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+        errors.append("Invoice not of valid status for creation")
+    elif old is not None:
+        if old[4] == "PAID":
+            errors.append("This document cannot be edited as it has a payment or credit note "
+                          "allocated to it.")
+        elif status not in TRANSITIONS[old[4]]:
+            errors.append("Invoice not of valid status for modification")
+        elif old[15] and status in ("VOIDED", "DELETED"):
+            errors.append("Payment has been made, invoice can not be voided or deleted")
+    if old is None or "Contact" in el:
+        contact = resolve_contact(ctx, el.get("Contact"), errors)
+    else:
+        contact = (old[3], old[21], old[22])
+    cur, rate = currency(ctx, el, (old[9], old[10]) if old else None, errors)
+    date_ms = date_field(el, "Date", old[7] if old else None, errors)
+    due_ms = date_field(el, "DueDate", old[8] if old else None, errors)
+    if old is None and date_ms is None:
+        from ..xero_json import now_ms
+        date_ms = now_ms() // 86_400_000 * 86_400_000
+    try:
+        reference = text(el.get("Reference")) if "Reference" in el else (old[6] if old else None)
+        number = text(el.get("InvoiceNumber")) if el.get("InvoiceNumber") else (
+            old[5] if old else None)
+    except ValueError:
+        errors.append("Reference and InvoiceNumber must be strings")
+        reference = number = None
+    if number and len(number) > 255:
+        errors.append("The InvoiceNumber field must be a string with a maximum length of 255.")
+    old_lines = stored_lines_as_input(json.loads(old[19])) if old else None
+    calc = totals(ctx, el, old_lines, old[11] if old else None, errors, unitdp=unitdp,
+                  is_sale=typ != "ACCPAY")
+    if calc is None:
+        if old:
+            lines_json, lat, sub, tax, total = old[19], old[11], old[12], old[13], old[14]
+            lines = json.loads(lines_json)
+        else:
+            lines, lat, sub, tax, total = [], "Exclusive", 0, 0, 0
+    else:
+        lines, lat, sub, tax, total = calc
+    if status in ("SUBMITTED", "AUTHORISED"):
+        if not lines:
+            errors.append("Invoices must contain at least one line item to be submitted or "
+                          "approved")
+        elif any(ln[4] is None for ln in lines):
+            errors.append("Account code must be specified for each line item on an approved "
+                          "invoice")
+    if total < 0:
+        errors.append("The total of the invoice must be zero or positive.")
+    if old and old[15] and total < old[15]:
+        errors.append("The invoice total cannot be less than the amount already paid.")
+    if typ == "ACCREC" and number:
+        dup = conn.execute("SELECT pk FROM invoices WHERE tenant = ? AND number = ? AND "
+                           "type = 'ACCREC' AND pk != ? LIMIT 1",
+                           (ctx.tenant.pk, number, old[0] if old else -1)).fetchone()
+        if dup:
+            errors.append("Invoice # must be unique.")
+    if errors or contact is None:
+        return None, errors
+    if typ == "ACCREC" and not number:
+        ctx.tenant.invoice_counter += 1
+        number = f"INV-{ctx.tenant.invoice_counter:04d}"
+    lines_json = json.dumps(lines, separators=(",", ":"), ensure_ascii=False)
+    sent = {"SentToContact": bool(el["SentToContact"])} if "SentToContact" in el else None
+    extra = json.dumps(sent) if sent else (old[20] if old else None)
+    if old is None:
+        cur_ = conn.execute(
+            "INSERT INTO invoices (tenant, invoice_id, type, contact_pk, status, number, "
+            "reference, date_ms, due_ms, currency, rate, lat, sub, tax, total, paid, updated_ms, "
+            "by_app, lines, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,1,?,?)",
+            (ctx.tenant.pk, str(uuid.uuid4()), typ, contact[0], status, number, reference,
+             date_ms, due_ms, cur, rate, lat, sub, tax, total, stamp(None), lines_json, extra),
+        )
+        pk = cur_.lastrowid
+    else:
+        pk = old[0]
+        conn.execute(
+            "UPDATE invoices SET contact_pk=?, status=?, number=?, reference=?, date_ms=?, "
+            "due_ms=?, currency=?, rate=?, lat=?, sub=?, tax=?, total=?, updated_ms=?, lines=?, "
+            "extra=? WHERE pk=?",
+            (contact[0], status, number, reference, date_ms, due_ms, cur, rate, lat, sub, tax,
+             total, stamp(old[17]), lines_json, extra, pk),
+        )
+    if status != "DELETED":
+        column = "is_customer" if typ == "ACCREC" else "is_supplier"
+        conn.execute(f"UPDATE contacts SET {column} = 1 WHERE pk = ? AND {column} = 0",
+                     (contact[0],))
+    return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.pk = ?", (pk,)).fetchone(), []
+
+
+def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
+                   unitdp: int = 2, path_id: str | None = None) -> dict:
+    """PUT / POST / POST {InvoiceID}; see `contacts.write_contacts` for summarizeErrors."""
+    store = ctx.store
+    results: list[tuple[tuple | None, dict, list[str]]] = []
+    with store.lock:
+        counter = ctx.tenant.invoice_counter
+        store.conn.execute("BEGIN")
+        try:
+            for el in items:
+                existing = None
+                ident = path_id or (None if create_only else el.get("InvoiceID"))
+                if ident:
+                    existing = find_row(ctx, str(ident))
+                    if existing is None:
+                        if path_id:
+                            raise not_found()
+                        results.append((None, el, [f"Invoice with InvoiceID {ident} could not "
+                                                   "be found."]))
+                        continue
+                row, errors = save_invoice(ctx, el, existing, unitdp)
+                results.append((row, el, errors))
+            if any(e for _, _, e in results) and summarize:
+                raise validation_error([_error_element(el, e) for _, el, e in results if e])
+            store.conn.execute("COMMIT")
+        except BaseException:
+            if store.conn.in_transaction:
+                store.conn.execute("ROLLBACK")
+            ctx.tenant.invoice_counter = counter
+            raise
+    out = []
+    for row, el, errs in results:
+        if errs:
+            out.append(_error_element(el, errs))
+        else:
+            inv = render(row, unitdp=unitdp)  # type: ignore[arg-type]
+            inv["StatusAttributeString"] = "OK"
+            out.append(inv)
+    return envelope("Invoices", out)
+
+
+def _error_element(el: dict, errors: list[str]) -> dict:
+    echo: dict[str, Any] = {}
+    if el.get("Type") in ("ACCREC", "ACCPAY"):
+        echo["Type"] = el["Type"]
+    if isinstance(el.get("InvoiceID"), str) and is_guid(el["InvoiceID"]):
+        echo["InvoiceID"] = el["InvoiceID"]
+    if isinstance(el.get("InvoiceNumber"), str):
+        echo["InvoiceNumber"] = el["InvoiceNumber"][:255]
+    if isinstance(el.get("Reference"), str):
+        echo["Reference"] = el["Reference"]
+    echo["StatusAttributeString"] = "ERROR"
+    echo["HasErrors"] = True
+    echo["ValidationErrors"] = [{"Message": m} for m in errors]
+    return echo
+

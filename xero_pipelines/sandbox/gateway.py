@@ -1,0 +1,125 @@
+"""ASGI middleware in front of Xero's paths: stats, faults, auth, tenant and rate limits.
+
+It runs before the routes so that every refusal (401, 403, 429, injected 5xx) looks the same
+for every operation, and so that calls in flight are counted for the whole call, including
+any injected latency: that is what the concurrent limit measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .accounting.common import Ctx
+from .state import Sandbox
+
+API_PREFIX = "/api.xro/2.0"
+
+
+def problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    """Xero's problem-details body for auth failures (TokenExpired, AuthenticationUnsuccessful)."""
+    return {"Type": None, "Title": title, "Status": status, "Detail": detail,
+            "Instance": str(uuid.uuid4()), "Extensions": {}}
+
+
+async def send_json(send: Send, status: int, body: Any,
+                    headers: dict[str, str] | None = None) -> None:
+    raw = json.dumps(body).encode()
+    hdrs = [(b"content-type", b"application/json; charset=utf-8"),
+            (b"content-length", str(len(raw)).encode())]
+    hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        sb = self.sandbox
+        path, method = scope["path"], scope["method"]
+        sb.stats.count(method, path)
+        fate = sb.faults.pick(path)
+        is_api = path.startswith(API_PREFIX)
+        headers = Headers(scope=scope)
+        tenant_hdr = headers.get("xero-tenant-id")
+        tenant = sb.store.tenant(tenant_hdr) if is_api else None
+        if fate.status:
+            try:
+                phrase = HTTPStatus(fate.status).phrase
+            except ValueError:
+                phrase = "Error"
+            await send_json(send, fate.status, {"Title": phrase, "Status": fate.status,
+                                                "Detail": "Fault injected by the sandbox"})
+            return
+        if fate.rate_limit:
+            retry = fate.retry_after
+            if retry is None and fate.rate_limit != "concurrent":
+                retry = sb.limiter.retry_after(tenant.tenant_id if tenant else "-", fate.rate_limit)
+            hdrs = sb.limiter.headers(tenant.tenant_id) if tenant else {}
+            hdrs["X-Rate-Limit-Problem"] = fate.rate_limit
+            if retry is not None and fate.rate_limit != "concurrent":
+                hdrs["Retry-After"] = str(retry)
+            await send_json(send, 429, problem(429, "Too Many Requests",
+                                               f"Rate limit exceeded: {fate.rate_limit}"), hdrs)
+            return
+        if not is_api and not path.lower().startswith("/connections"):
+            await self._delay(fate.latency_ms)
+            await self.app(scope, receive, send)
+            return
+        grant, failure = sb.identity.authenticate(headers.get("authorization"))
+        if failure is not None:
+            extra = {}
+            if failure.status == 401:
+                extra["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            await send_json(send, failure.status,
+                            problem(failure.status, failure.title, failure.detail), extra)
+            return
+        if not is_api:
+            scope["sandbox.grant"] = grant
+            await self._delay(fate.latency_ms)
+            await self.app(scope, receive, send)
+            return
+        if tenant is None or not sb.identity.tenant_allowed(tenant.tenant_id):
+            await send_json(send, 403, problem(403, "Forbidden", "AuthenticationUnsuccessful"))
+            return
+        decision = sb.limiter.acquire(tenant.tenant_id)
+        if decision.problem:
+            hdrs = dict(decision.headers)
+            hdrs["X-Rate-Limit-Problem"] = decision.problem
+            if decision.retry_after is not None:
+                hdrs["Retry-After"] = str(decision.retry_after)
+            await send_json(send, 429, problem(429, "Too Many Requests",
+                                               f"Rate limit exceeded: {decision.problem}"), hdrs)
+            return
+        extra_headers = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + extra_headers
+            await send(message)
+
+        try:
+            await self._delay(fate.latency_ms)
+            scope["sandbox.ctx"] = Ctx(sb.store, tenant, sb.config,
+                                       grant.client_id if grant else sb.config.client_id)
+            await self.app(scope, receive, send_with_limits)
+        finally:
+            sb.limiter.release(tenant.tenant_id)
+
+    @staticmethod
+    async def _delay(ms: int) -> None:
+        if ms:
+            await asyncio.sleep(ms / 1000)

@@ -1,0 +1,284 @@
+"""Xero's `where` filter language (the common subset), compiled to SQL or evaluated in Python.
+
+Supported: `Field==value`, `!=`, `<`, `>`, `<=`, `>=`, `Field==null` / `!=null`, `AND`/`&&`,
+`OR`/`||`, `NOT`/`!`, parentheses, `Field.Contains("x")`, `.StartsWith`, `.EndsWith`,
+`.ToLower()`/`.ToUpper()` on the left, values `"string"`, `guid("...")`, `true`/`false`,
+numbers and `DateTime(2026,11,25)`. Anything else is a `QueryParseException`, as Xero answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .xero_json import day_ms
+
+
+class WhereError(ValueError):
+    """The filter could not be parsed or names an unknown field."""
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<str>"(?:[^"\\]|\\.)*")
+      | (?P<op>==|!=|<=|>=|<|>|&&|\|\||!|\(|\)|,|\.)
+      | (?P<num>-?\d+(?:\.\d+)?)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass
+class Cmp:
+    field: str
+    op: str
+    value: Any
+    fold: str | None = None  # "lower"/"upper" when .ToLower()/.ToUpper() was applied
+
+
+@dataclass
+class Call:
+    field: str
+    method: str
+    value: str
+
+
+@dataclass
+class BoolOp:
+    op: str
+    items: list[Any]
+
+
+@dataclass
+class Not:
+    item: Any
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise WhereError(f"unexpected character at {pos}: {text[pos:pos + 10]!r}")
+        pos = m.end()
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None or (value is not None and tok[1].upper() != value.upper()):
+            raise WhereError(f"expected {value or 'a token'}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> Any:
+        node = self.expr()
+        if self.peek() is not None:
+            raise WhereError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return node
+
+    def expr(self) -> Any:
+        items = [self.conj()]
+        while (t := self.peek()) and t[1].upper() in ("OR", "||"):
+            self.i += 1
+            items.append(self.conj())
+        return items[0] if len(items) == 1 else BoolOp("OR", items)
+
+    def conj(self) -> Any:
+        items = [self.unary()]
+        while (t := self.peek()) and t[1].upper() in ("AND", "&&"):
+            self.i += 1
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else BoolOp("AND", items)
+
+    def unary(self) -> Any:
+        t = self.peek()
+        if t and t[1].upper() in ("NOT", "!"):
+            self.i += 1
+            return Not(self.unary())
+        if t and t[1] == "(":
+            self.i += 1
+            node = self.expr()
+            self.take(")")
+            return node
+        return self.comparison()
+
+    def field(self) -> str:
+        kind, word = self.take()
+        if kind != "word":
+            raise WhereError(f"expected a field name, got {word!r}")
+        parts = [word]
+        while (t := self.peek()) and t[1] == "." and self.i + 1 < len(self.toks):
+            nxt = self.toks[self.i + 1]
+            if nxt[0] != "word" or nxt[1] in _METHODS:
+                break
+            self.i += 2
+            parts.append(nxt[1])
+        return ".".join(parts)
+
+    def comparison(self) -> Any:
+        name = self.field()
+        fold = None
+        while (t := self.peek()) and t[1] == ".":
+            self.i += 1
+            _, method = self.take()
+            self.take("(")
+            if method in ("ToLower", "ToUpper"):
+                self.take(")")
+                fold = "lower" if method == "ToLower" else "upper"
+                continue
+            if method not in ("Contains", "StartsWith", "EndsWith"):
+                raise WhereError(f"unsupported method {method}")
+            value = self.value()
+            self.take(")")
+            if not isinstance(value, str):
+                raise WhereError(f"{method} needs a string")
+            return Call(name, method, value)
+        _kind, op = self.take()
+        if op not in ("==", "!=", "<", ">", "<=", ">="):
+            raise WhereError(f"expected an operator after {name}")
+        return Cmp(name, op, self.value(), fold)
+
+    def value(self) -> Any:
+        kind, tok = self.take()
+        if kind == "str":
+            return bytes(tok[1:-1], "utf-8").decode("unicode_escape") if "\\" in tok else tok[1:-1]
+        if kind == "num":
+            return float(tok) if "." in tok else int(tok)
+        if kind == "word":
+            low = tok.lower()
+            if low in ("true", "false"):
+                return low == "true"
+            if low == "null":
+                return None
+            if low == "guid":
+                self.take("(")
+                v = self.value()
+                self.take(")")
+                return str(v).lower()
+            if low == "datetime":
+                self.take("(")
+                parts = [self.value()]
+                while (t := self.peek()) and t[1] == ",":
+                    self.i += 1
+                    parts.append(self.value())
+                self.take(")")
+                try:
+                    return day_ms(date(*[int(p) for p in parts[:3]]))
+                except (TypeError, ValueError) as exc:
+                    raise WhereError("invalid DateTime") from exc
+        raise WhereError(f"unexpected value {tok!r}")
+
+
+_METHODS = {"Contains", "StartsWith", "EndsWith", "ToLower", "ToUpper"}
+
+
+def parse(text: str) -> Any:
+    """Parse a `where` string into a small AST (raises WhereError)."""
+    return _Parser(text).parse()
+
+
+# ---- SQL -------------------------------------------------------------------------------------
+
+def to_sql(node: Any, fields: dict[str, str]) -> tuple[str, list[Any]]:
+    """Compile to a SQL condition; `fields` maps Xero field names (case-insensitive) to columns."""
+    lookup = {k.lower(): v for k, v in fields.items()}
+
+    def col(name: str) -> str:
+        c = lookup.get(name.lower())
+        if c is None:
+            raise WhereError(f"No property or field '{name}' exists")
+        return c
+
+    def go(n: Any) -> tuple[str, list[Any]]:
+        if isinstance(n, BoolOp):
+            parts = [go(i) for i in n.items]
+            sql = f" {n.op} ".join(f"({s})" for s, _ in parts)
+            return sql, [p for _, ps in parts for p in ps]
+        if isinstance(n, Not):
+            s, p = go(n.item)
+            return f"NOT ({s})", p
+        if isinstance(n, Call):
+            c = col(n.field)
+            pat = {"Contains": "%{}%", "StartsWith": "{}%", "EndsWith": "%{}"}[n.method]
+            esc = n.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"{c} LIKE ? ESCAPE '\\'", [pat.format(esc)]
+        assert isinstance(n, Cmp)
+        c = col(n.field)
+        if n.value is None:
+            if n.op == "==":
+                return f"({c} IS NULL OR {c} = '')", []
+            if n.op == "!=":
+                return f"({c} IS NOT NULL AND {c} != '')", []
+            raise WhereError("null can only be compared with == or !=")
+        v = int(n.value) if isinstance(n.value, bool) else n.value
+        if n.fold:
+            c = f"{n.fold.upper()}({c})"
+        if isinstance(v, str):
+            op = {"==": "=", "!=": "!="}.get(n.op, n.op)
+            return f"{c} {op} ? COLLATE NOCASE", [v]
+        op = {"==": "="}.get(n.op, n.op)
+        return f"{c} {op} ?", [v]
+
+    return go(node)
+
+
+# ---- Python (small collections such as the chart of accounts) ---------------------------------
+
+def matches(node: Any, record: dict[str, Any]) -> bool:
+    """Evaluate against a dict of Xero fields (case-insensitive names, dotted paths allowed)."""
+
+    def get(name: str) -> Any:
+        cur: Any = record
+        for part in name.split("."):
+            if not isinstance(cur, dict):
+                return None
+            key = next((k for k in cur if k.lower() == part.lower()), None)
+            if key is None:
+                if cur is record:
+                    raise WhereError(f"No property or field '{name}' exists")
+                return None
+            cur = cur[key]
+        return cur
+
+    def norm(v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+    if isinstance(node, BoolOp):
+        results = (matches(i, record) for i in node.items)
+        return all(results) if node.op == "AND" else any(results)
+    if isinstance(node, Not):
+        return not matches(node.item, record)
+    if isinstance(node, Call):
+        v = str(get(node.field) or "").lower()
+        w = node.value.lower()
+        return {"Contains": w in v, "StartsWith": v.startswith(w), "EndsWith": v.endswith(w)}[
+            node.method
+        ]
+    v = get(node.field)
+    if node.value is None:
+        empty = v is None or v == ""
+        return empty if node.op == "==" else not empty
+    a, b = norm(v), norm(node.value)
+    try:
+        return {
+            "==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b,
+        }[node.op]
+    except TypeError:
+        return False
