@@ -83,18 +83,11 @@ class XeroResource(ConfigurableResource):
     def settings(self) -> IntegrationSettings:
         return load_settings(self.engine())
 
-    def call_metadata(self) -> dict[str, int]:
-        """Counters for asset metadata: calls made and the limits Xero reported last."""
-        out: dict[str, int] = {}
-        if self._client is not None:
-            out["xero_calls"] = int(getattr(self._client, "calls", 0))
-        limits = self._store.last_limits if self._store is not None else None
-        if limits is not None:
-            if limits.min_remaining is not None:
-                out["xero_minute_limit_remaining"] = limits.min_remaining
-            if limits.day_remaining is not None:
-                out["xero_day_limit_remaining"] = limits.day_remaining
-        return out
+    def call_metadata(self) -> dict[str, Any]:
+        """Counters for asset metadata: calls, retries, refreshes, limits seen last."""
+        if self._client is None:
+            return {"xero_calls": 0}
+        return self._client.metadata()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._store is not None:

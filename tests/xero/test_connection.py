@@ -1,0 +1,182 @@
+"""connect / reconnect / disconnect / status against the sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select, update
+
+from tests.xero.connect_helpers import (
+    Browser,
+    connect_flow,
+    connection_row,
+    reconnect_flow,
+    sandbox_app,
+    stored_tokens,
+)
+from xero_pipelines.db.models import XeroAccountLink, XeroAccountSummary, XeroConnection
+from xero_pipelines.xero.connection import (
+    AlreadyConnectedError,
+    WrongOrganisationError,
+    connect,
+    disconnect,
+    status,
+)
+from xero_pipelines.xero.crypto import TokenCipher
+from xero_pipelines.xero.errors import XeroConnectionLostError, XeroNotConnectedError
+from xero_pipelines.xero.oauth import TenantChoiceError, list_connections, refresh_tokens
+from xero_pipelines.xero.tokens import TokenStore
+
+
+@pytest.fixture
+def cipher() -> TokenCipher:
+    return TokenCipher(Fernet.generate_key())
+
+
+@pytest.fixture
+def app(sandbox):
+    return sandbox_app(sandbox.url)
+
+
+def _link(engine, xero_contact_id: str = "6d0c4b8e-5b0e-4d51-9b3c-0f1f1a1a1a1a") -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            XeroAccountLink.__table__.insert().values(
+                crm_account_id=1, xero_contact_id=xero_contact_id, matched_by="manual"
+            )
+        )
+        conn.execute(
+            XeroAccountSummary.__table__.insert().values(
+                crm_account_id=1,
+                xero_contact_id=xero_contact_id,
+                balance=0,
+                overdue_amount=0,
+                total_sales=0,
+            )
+        )
+
+
+def _count(engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_full_cycle(db_engine, app, cipher, sandbox):
+    assert status(db_engine, app, cipher).state == "not_connected"
+    browser = Browser()
+    result = connect(db_engine, app, cipher, port=0, timeout=20, open_browser=False, echo=browser)
+    assert len(browser.urls) == 1 and "/identity/connect/authorize?" in browser.urls[0]
+    assert result.tenant_name == "Demo Company (Sandbox)"
+    assert "offline_access" in result.scopes.split()
+
+    st = status(db_engine, app, cipher)
+    assert st.state == "connected" and not st.needs_reconnect
+    assert (st.tenant_id, st.tenant_name) == (result.tenant_id, result.tenant_name)
+    assert st.connection_id == result.connection_id
+    assert st.connected_at is not None and st.access_token_expires_at is not None
+    assert "accounting.invoices" in st.scopes
+
+    with pytest.raises(AlreadyConnectedError, match="xero-pipelines reconnect"):
+        connect_flow(db_engine, app, cipher)
+
+    _link(db_engine)
+    before = stored_tokens(db_engine, cipher)
+    again = reconnect_flow(db_engine, app, cipher)
+    assert again.reconnected and again.tenant_id == result.tenant_id
+    after = stored_tokens(db_engine, cipher)
+    assert after.refresh_token != before.refresh_token
+    assert _count(db_engine, XeroAccountLink) == 1  # links and data kept
+    assert connection_row(db_engine).connected_at == st.connected_at
+
+    gone = disconnect(db_engine, app, cipher)
+    assert gone.connection_deleted and gone.revoked and not gone.warnings
+    assert gone.purged_tables == ()
+    row = connection_row(db_engine)
+    assert row.token_ciphertext is None and row.access_token_expires_at is None
+    assert _count(db_engine, XeroAccountLink) == 1  # imported data stays
+    assert status(db_engine, app, cipher).state == "disconnected"
+    assert sandbox.state()  # the sandbox is reachable; the grant is gone:
+    with pytest.raises(XeroConnectionLostError):
+        refresh_tokens(app, after.refresh_token)
+    with pytest.raises(XeroNotConnectedError):
+        TokenStore(db_engine, app, cipher).access_token()
+
+    # Connecting the same organisation again after a plain disconnect reuses the row.
+    back = connect_flow(db_engine, app, cipher)
+    assert back.tenant_id == result.tenant_id
+    assert _count(db_engine, XeroConnection) == 1
+
+
+def test_disconnect_purge_drops_imported_data(db_engine, app, cipher):
+    connect_flow(db_engine, app, cipher)
+    _link(db_engine)
+    result = disconnect(db_engine, app, cipher, purge=True)
+    assert set(result.purged_tables) == {"xero_account_links", "xero_account_summaries"}
+    assert _count(db_engine, XeroAccountLink) == 0
+    assert _count(db_engine, XeroAccountSummary) == 0
+    assert _count(db_engine, XeroConnection) == 0
+    assert status(db_engine, app, cipher).state == "not_connected"
+
+
+def test_disconnect_when_nothing_is_connected(db_engine, app, cipher):
+    with pytest.raises(XeroNotConnectedError, match="nothing to disconnect"):
+        disconnect(db_engine, app, cipher)
+
+
+def test_several_organisations_need_a_tenant(db_engine, app, cipher, sandbox):
+    second_id = sandbox.add_tenant("Second Org Ltd")
+    with pytest.raises(TenantChoiceError) as info:
+        connect_flow(db_engine, app, cipher)
+    message = str(info.value)
+    assert "Demo Company (Sandbox)" in message and "Second Org Ltd" in message
+    assert "--tenant" in message
+    assert connection_row(db_engine) is None
+    result = connect_flow(db_engine, app, cipher, tenant=second_id)
+    assert (result.tenant_id, result.tenant_name) == (second_id, "Second Org Ltd")
+
+
+def test_reconnect_to_another_organisation_is_refused(db_engine, app, cipher):
+    connect_flow(db_engine, app, cipher)
+    _link(db_engine)
+    other = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    with db_engine.begin() as conn:  # this CRM was linked to an organisation not authorised now
+        conn.execute(update(XeroConnection).values(tenant_id=other, tenant_name="Old Org Ltd"))
+    before = connection_row(db_engine)
+    with pytest.raises(WrongOrganisationError) as info:
+        reconnect_flow(db_engine, app, cipher)
+    message = str(info.value)
+    assert "Old Org Ltd" in message and "Demo Company (Sandbox)" in message
+    assert "disconnect --purge" in message
+    after = connection_row(db_engine)
+    assert (after.tenant_id, after.token_ciphertext) == (other, before.token_ciphertext)
+    assert _count(db_engine, XeroAccountLink) == 1
+
+
+def test_reconnect_without_a_connection(db_engine, app, cipher):
+    with pytest.raises(XeroNotConnectedError, match="xero-pipelines connect"):
+        reconnect_flow(db_engine, app, cipher)
+
+
+def test_app_removed_inside_xero_shows_in_status_and_reconnect_heals(
+    db_engine, app, cipher, sandbox
+):
+    connect_flow(db_engine, app, cipher)
+    sandbox.revoke_app()
+    st = status(db_engine, app, cipher)
+    assert st.state == "needs_reconnect" and st.needs_reconnect
+    assert st.reconnect_reason
+    offline = status(db_engine, app, cipher, check=False)
+    assert offline.state == "needs_reconnect"
+    reconnect_flow(db_engine, app, cipher)
+    assert status(db_engine, app, cipher).state == "connected"
+    assert connection_row(db_engine).reconnect_reason is None
+
+
+def test_a_changed_token_key_is_reported_and_reconnect_recovers(db_engine, app, cipher):
+    connect_flow(db_engine, app, cipher)
+    other = TokenCipher(Fernet.generate_key())
+    st = status(db_engine, app, other)
+    assert "the token key changed" in (st.check_error or "")
+    reconnect_flow(db_engine, app, other)
+    token = stored_tokens(db_engine, other).access_token
+    assert list_connections(app, token)
