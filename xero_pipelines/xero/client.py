@@ -28,7 +28,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from .errors import (
@@ -263,9 +262,7 @@ class XeroClient:
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential_jitter(
-                initial=self.backoff_base, max=self.backoff_max, jitter=self.backoff_base
-            ),
+            wait=self._backoff,
             before_sleep=count_retry,
             reraise=True,
         )
@@ -276,6 +273,13 @@ class XeroClient:
         except _Transient as exc:
             raise exc.final from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, retry_state: RetryCallState) -> float:
+        """Bounded exponential backoff with jitter: base, 2x base, 4x base ... up to max."""
+        n = retry_state.attempt_number
+        return min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) + random.uniform(
+            0, self.backoff_base
+        )
 
     def _attempt(
         self,

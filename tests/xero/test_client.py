@@ -1,0 +1,373 @@
+"""XeroClient against the sandbox over real HTTP: paging, tokens, limits, retries, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from xero_pipelines.xero.client import XeroClient, idempotency_key
+from xero_pipelines.xero.errors import (
+    RECONNECT_HINT,
+    XeroConnectionLostError,
+    XeroNotFoundError,
+    XeroRateLimitError,
+    XeroServerError,
+    XeroValidationError,
+)
+from xero_pipelines.xero.filters import ids_param, where_and, where_equals
+from xero_pipelines.xero.pacing import Pacer
+
+CONTACTS = "GET /api.xro/2.0/Contacts"
+PUT_CONTACTS = "PUT /api.xro/2.0/Contacts"
+ALL = {"includeArchived": "true"}  # the sandbox archives some seeded contacts
+
+
+def calls(sandbox, key: str = CONTACTS) -> int:
+    return sandbox.stats().get(key, 0)
+
+
+def create_contact(client: XeroClient, name: str, **extra) -> dict:
+    body = {"Contacts": [{"Name": name, **extra}]}
+    key = idempotency_key("test-create", name, uuid.uuid4())
+    return client.put("Contacts", body, idempotency_key=key)["Contacts"][0]
+
+
+# ---- paging -------------------------------------------------------------------------------
+
+
+def test_iter_pages_reads_each_page_once_and_stops_at_page_count(sandbox, client):
+    sandbox.seed(contacts=250, seed=1)
+    pages = list(client.iter_pages("Contacts", "Contacts", ALL, page_size=100))
+    assert [len(p) for p in pages] == [100, 100, 50]
+    ids = [c["ContactID"] for p in pages for c in p]
+    assert len(set(ids)) == 250
+    assert calls(sandbox) == 3
+    assert client.calls_by_endpoint["GET Contacts"] == 3
+    assert client.last_limits is not None and client.last_limits.min_remaining is not None
+
+
+def test_iter_pages_with_exact_multiple_and_empty_result(sandbox, client):
+    sandbox.seed(contacts=200, seed=2)
+    assert [len(p) for p in client.iter_pages("Contacts", "Contacts", ALL, page_size=100)] == [
+        100,
+        100,
+    ]
+    assert calls(sandbox) == 2
+    nobody = where_equals("Name", "nobody at all")
+    assert list(client.iter_pages("Contacts", "Contacts", {"where": nobody})) == []
+
+
+def test_token_expiring_in_the_middle_of_a_20_page_read(sandbox, client, tokens):
+    sandbox.seed(contacts=2000, seed=3)
+    seen = 0
+    for number, page in enumerate(client.iter_pages("Contacts", "Contacts", ALL, page_size=100), 1):
+        seen += len(page)
+        if number == 7:
+            sandbox.faults(expire_tokens=True)
+    assert seen == 2000
+    assert tokens.refreshes == 1
+    assert client.token_refreshes == 1
+    assert calls(sandbox) == 21  # 20 pages + the one repeated after the refresh
+
+
+def test_if_modified_since_returns_only_later_changes(sandbox, client):
+    sandbox.seed(contacts=30, seed=4)
+    time.sleep(1.1)  # If-Modified-Since has whole seconds
+    since = datetime.now(UTC)
+    time.sleep(1.1)
+    changed = create_contact(client, "Changed Later Ltd")
+    pages = list(client.iter_pages("Contacts", "Contacts", if_modified_since=since))
+    assert [c["ContactID"] for p in pages for c in p] == [changed["ContactID"]]
+
+
+# ---- filters ------------------------------------------------------------------------------
+
+
+NASTY_NAMES = [
+    "O'Brien && Sons",
+    "O'Brien",
+    "Sons",
+    'Bat "QUOTE" Man',
+    "Back\\slash Ltd",
+    "Ends with backslash \\",
+    "A || B",
+    "50% off_sale",
+]
+
+
+def test_where_values_with_quotes_and_ampersands_match_exactly_one(sandbox, client):
+    sandbox.seed(contacts=20, seed=5)
+    created = {name: create_contact(client, name)["ContactID"] for name in NASTY_NAMES}
+    for name, contact_id in created.items():
+        pages = list(
+            client.iter_pages("Contacts", "Contacts", {"where": where_equals("Name", name)})
+        )
+        assert [c["ContactID"] for p in pages for c in p] == [contact_id], name
+
+
+@pytest.mark.parametrize(
+    "hostile", ['x" || Name!="', 'x") || (Name!="', '\\" || Name!=\\"', 'x" OR true OR Name=="']
+)
+def test_a_hostile_where_value_never_widens_the_filter(sandbox, client, hostile):
+    sandbox.seed(contacts=15, seed=6)
+    where = where_and(where_equals("Name", hostile), where_equals("IsCustomer", False))
+    pages = list(client.iter_pages("Contacts", "Contacts", {"where": where}))
+    assert pages == []
+
+
+def test_ids_filter_returns_exactly_those_contacts(sandbox, client):
+    sandbox.seed(contacts=40, seed=7)
+    everyone = [c["ContactID"] for p in client.iter_pages("Contacts", "Contacts", ALL) for c in p]
+    wanted = everyone[3:6]
+    got = client.get("Contacts", {"IDs": ids_param(wanted)})["Contacts"]
+    assert sorted(c["ContactID"] for c in got) == sorted(wanted)
+
+
+def test_guid_where_filter(sandbox, client):
+    sandbox.seed(contacts=10, seed=8)
+    target = client.get("Contacts")["Contacts"][4]
+    where = where_equals("ContactID", target["ContactID"])
+    assert [c["ContactID"] for c in client.get("Contacts", {"where": where})["Contacts"]] == [
+        target["ContactID"]
+    ]
+
+
+# ---- rate limits --------------------------------------------------------------------------
+
+
+def test_a_minute_429_is_waited_out(sandbox, client):
+    sandbox.faults(rate_limit="minute", count=1, retry_after=1)
+    started = time.monotonic()
+    body = client.get("Contacts")
+    assert "Contacts" in body
+    assert time.monotonic() - started >= 1.0
+    assert client.rate_limit_waits == 1
+    assert calls(sandbox) == 2
+
+
+def test_a_day_429_fails_fast_with_the_reset_time(sandbox, client):
+    sandbox.faults(rate_limit="day", count=1, retry_after=3600)
+    started = time.monotonic()
+    with pytest.raises(XeroRateLimitError) as caught:
+        client.get("Contacts")
+    assert time.monotonic() - started < 1.0
+    err = caught.value
+    assert err.problem == "day"
+    assert err.retry_after == 3600
+    expected = datetime.now(UTC) + timedelta(seconds=3600)
+    assert abs((err.resets_at - expected).total_seconds()) < 5
+    assert calls(sandbox) == 1
+
+
+def test_a_concurrent_429_backs_off_briefly(sandbox, client):
+    sandbox.faults(rate_limit="concurrent", count=2)
+    started = time.monotonic()
+    assert "Contacts" in client.get("Contacts")
+    assert time.monotonic() - started < 1.0
+    assert client.rate_limit_waits == 2
+    assert calls(sandbox) == 3
+
+
+def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
+    sandbox.seed(contacts=300, seed=9)
+    sandbox.limits(concurrent=5)
+    sandbox.faults(latency_ms=100)  # each call stays open long enough to overlap
+    client = make_client(pacer=Pacer(minute_limit=1000))
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            assert (
+                sum(len(p) for p in client.iter_pages("Contacts", "Contacts", ALL, page_size=100))
+                == 300
+            )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(10)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert client.rate_limit_waits == 0  # no 429 concurrent at all
+    assert calls(sandbox) == 30
+    # 30 calls of >=100 ms, 5 at a time: at least 6 rounds.
+    assert time.monotonic() - started >= 0.6
+
+
+@pytest.mark.slow
+def test_pacing_keeps_a_long_read_under_a_small_minute_limit(sandbox, make_client):
+    """25 pages under a 20-a-minute limit: spaced calls, no 429 (takes about a minute)."""
+    sandbox.seed(contacts=250, seed=10)
+    sandbox.limits(minute=20)
+    client = make_client(pacer=Pacer(minute_limit=20))
+    started = time.monotonic()
+    stamps = []
+    for page in client.iter_pages("Contacts", "Contacts", ALL, page_size=10):
+        stamps.append(time.monotonic() - started)
+        assert len(page) == 10
+    assert len(stamps) == 25
+    assert client.rate_limit_waits == 0
+    assert calls(sandbox) == 25
+    assert max(b - a for a, b in zip(stamps, stamps[1:], strict=False)) < 15  # spread, not stalled
+    assert stamps[9] < 2  # the first half of the budget is not held back
+
+
+# ---- retries ------------------------------------------------------------------------------
+
+
+def test_a_storm_of_three_503s_is_survived(sandbox, client):
+    sandbox.faults(status=503, count=3)
+    assert "Contacts" in client.get("Contacts")
+    assert calls(sandbox) == 4
+    assert client.retries == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_other_retryable_statuses(sandbox, client, status):
+    sandbox.faults(status=status, count=1)
+    assert "Contacts" in client.get("Contacts")
+    assert calls(sandbox) == 2
+
+
+def test_5xx_outlasting_the_retries_raises_server_error(sandbox, make_client):
+    sandbox.faults(status=502, count=10)
+    client = make_client(max_retries=2)
+    with pytest.raises(XeroServerError) as caught:
+        client.get("Contacts")
+    assert caught.value.status == 502
+    assert "Fault injected by the sandbox" in str(caught.value)
+    assert calls(sandbox) == 3
+
+
+def test_a_400_is_never_retried_and_carries_xeros_messages(sandbox, client):
+    create_contact(client, "Taken Name Ltd")
+    with pytest.raises(XeroValidationError) as caught:
+        create_contact(client, "Taken Name Ltd")
+    err = caught.value
+    assert err.status == 400
+    assert err.error_type == "ValidationException"
+    assert any("already assigned to another contact" in m for m in err.messages)
+    assert "already assigned" in str(err)
+    assert calls(sandbox, PUT_CONTACTS) == 2
+
+
+def test_a_bad_where_is_a_400_not_retried(sandbox, client):
+    with pytest.raises(XeroValidationError) as caught:
+        client.get("Contacts", {"where": "Name=="})
+    assert caught.value.error_type == "QueryParseException"
+    assert calls(sandbox) == 1
+
+
+def test_an_unknown_id_is_not_found_and_not_retried(sandbox, client):
+    with pytest.raises(XeroNotFoundError):
+        client.get(f"Contacts/{uuid.uuid4()}")
+    assert calls(sandbox, "GET /api.xro/2.0/Contacts/{ContactID}") == 1
+
+
+# ---- idempotency --------------------------------------------------------------------------
+
+
+def test_idempotency_key_is_stable_per_logical_write():
+    assert idempotency_key("export", 42, 1) == idempotency_key("export", 42, 1)
+    assert idempotency_key("export", 42, 1) == XeroClient.idempotency_key("export", "42", "1")
+    assert idempotency_key("export", 42, 1) != idempotency_key("export", 42, 2)
+    assert idempotency_key("export", 42) != idempotency_key("update", 42)
+    assert idempotency_key("a,b", "c") != idempotency_key("a", "b,c")
+    assert len(idempotency_key("export", "x" * 500)) <= 128
+    with pytest.raises(ValueError):
+        idempotency_key()
+
+
+def _count_named(client: XeroClient, name: str) -> int:
+    pages = client.iter_pages("Contacts", "Contacts", {"where": where_equals("Name", name)})
+    return sum(len(p) for p in pages)
+
+
+def test_a_put_retried_after_a_503_creates_one_contact(sandbox, client):
+    sandbox.faults(status=503, count=1)
+    key = idempotency_key("export", 7, 1)
+    body = {"Contacts": [{"Name": "Retried Ltd"}]}
+    first = client.put("Contacts", body, idempotency_key=key)["Contacts"][0]
+    assert calls(sandbox, PUT_CONTACTS) == 2
+    # The response got lost and the job retried the same logical write: same key, no copy.
+    again = client.put("Contacts", body, idempotency_key=key)["Contacts"][0]
+    assert again["ContactID"] == first["ContactID"]
+    assert _count_named(client, "Retried Ltd") == 1
+
+
+def test_a_deliberately_new_write_gets_a_new_key(sandbox, client):
+    body = {"Contacts": [{"Name": "Twice Ltd"}]}
+    client.put("Contacts", body, idempotency_key=idempotency_key("export", 8, 1))
+    with pytest.raises(XeroValidationError):  # really sent again: Xero refuses the duplicate
+        client.put("Contacts", body, idempotency_key=idempotency_key("export", 8, 2))
+
+
+def test_writes_require_a_key(client):
+    with pytest.raises(ValueError):
+        client.put("Contacts", {"Contacts": []}, idempotency_key="")
+    with pytest.raises(ValueError):
+        client.post("Contacts", {"Contacts": []}, idempotency_key="k" * 129)
+
+
+def test_post_updates_and_money_stays_decimal(sandbox, client):
+    sandbox.seed(contacts=5, invoices=5, seed=11)
+    contact = create_contact(client, "Update Me Ltd")
+    updated = client.post(
+        f"Contacts/{contact['ContactID']}",
+        {"Contacts": [{"ContactID": contact["ContactID"], "EmailAddress": "a@example.com"}]},
+        idempotency_key=idempotency_key("update", contact["ContactID"], 1),
+    )["Contacts"][0]
+    assert updated["EmailAddress"] == "a@example.com"
+    invoices = [i for p in client.iter_pages("Invoices", "Invoices", page_size=100) for i in p]
+    assert invoices
+    assert all(not isinstance(i.get("Total"), float) for i in invoices)
+
+
+# ---- tokens and the connection ------------------------------------------------------------
+
+
+def test_a_revoked_app_gives_the_reconnect_message(sandbox, client, tokens):
+    client.get("Contacts")
+    sandbox.revoke_app()
+    with pytest.raises(XeroConnectionLostError) as caught:
+        client.get("Contacts")
+    assert str(caught.value).startswith(RECONNECT_HINT)
+    assert tokens.lost  # the store was told
+    assert tokens._access not in str(caught.value)
+    assert tokens._access not in repr(client)
+
+
+def test_a_revoked_app_with_an_expired_token_marks_the_connection_lost(sandbox, client, tokens):
+    sandbox.revoke_app()
+    sandbox.faults(expire_tokens=True)
+    with pytest.raises(XeroConnectionLostError) as caught:
+        client.get("Contacts")
+    assert RECONNECT_HINT in str(caught.value)
+    assert len(tokens.lost) == 1
+    assert "RefreshRefused" in tokens.lost[0]
+
+
+def test_a_second_401_after_a_refresh_means_lost(sandbox, client, tokens):
+    sandbox.faults(status=401, count=2, path="/api.xro/")
+    with pytest.raises(XeroConnectionLostError):
+        client.get("Contacts")
+    assert tokens.refreshes == 1
+    assert calls(sandbox) == 2
+
+
+def test_limit_headers_reach_the_token_store_and_metadata(sandbox, client, tokens):
+    client.get("Contacts")
+    client.get("Contacts")
+    assert tokens.observed[-1].min_remaining == 58
+    assert tokens.observed[-1].day_remaining == 4998
+    meta = client.metadata()
+    assert meta["xero_calls"] == 2
+    assert meta["xero_minute_remaining"] == 58
+    assert meta["xero_calls_by_endpoint"] == {"GET Contacts": 2}
