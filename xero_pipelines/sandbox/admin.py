@@ -104,7 +104,10 @@ async def limits(request: Request) -> Response:
                 sb.config.limits.enabled = bool(body["enabled"])
             for key in CONFIG_KEYS:
                 if key in body:
-                    setattr(sb.config, key, float(body[key]))
+                    value = float(body[key])
+                    if value < 0:
+                        raise ValueError(f"{key} must be non-negative")
+                    setattr(sb.config, key, int(value) if value.is_integer() else value)
             sb.idempotency.window = sb.config.idempotency_window
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))

@@ -244,7 +244,7 @@ class Identity:
         })
         self.access[at] = AccessToken(grant.grant_id, now, now + ttl)
         out: dict[str, Any] = {
-            "access_token": at, "expires_in": ttl, "token_type": "Bearer",
+            "access_token": at, "expires_in": int(ttl), "token_type": "Bearer",
             "scope": grant.scope,
         }
         if "offline_access" in scopes:

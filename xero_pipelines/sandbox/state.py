@@ -10,11 +10,14 @@ from .limits import RateLimiter
 from .stats import Stats
 from .store import Store
 
+TIMINGS = ("access_token_ttl", "refresh_grace", "code_ttl", "idempotency_window")
+
 
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.default_limits = Limits(**vars(config.limits))
+        self.default_timings = {k: getattr(config, k) for k in TIMINGS}
         self.store = Store(config.database)
         self.identity = Identity(config, self.store)
         self.limiter = RateLimiter(config.limits)
@@ -28,6 +31,9 @@ class Sandbox:
         self.identity.reset()
         for key, value in vars(self.default_limits).items():
             setattr(self.config.limits, key, value)
+        for key, value in self.default_timings.items():
+            setattr(self.config, key, value)
+        self.idempotency.window = self.config.idempotency_window
         self.limiter.reset()
         self.faults.clear()
         self.stats.clear()

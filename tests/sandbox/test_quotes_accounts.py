@@ -1,0 +1,67 @@
+"""`/Quotes` and `/Accounts` over HTTP."""
+
+from __future__ import annotations
+
+from tests.sandbox.conftest import Api, create_contact
+
+LINES = [{"Description": "Design", "Quantity": 2, "UnitAmount": 500, "AccountCode": "200"}]
+
+
+def test_quote_create_number_totals_and_transitions(api: Api) -> None:
+    c = create_contact(api, "Quote Ltd")["ContactID"]
+    r = api.put("Quotes", {"Quotes": [{"Contact": {"ContactID": c}, "LineItems": LINES,
+                                       "Date": "2026-11-01", "ExpiryDate": "2026-12-01",
+                                       "Title": "Website", "Reference": "OPP-7"}]})
+    assert r.status_code == 200, r.text
+    q = r.json()["Quotes"][0]
+    assert q["QuoteNumber"] == "QU-0001" and q["Status"] == "DRAFT"
+    assert (q["SubTotal"], q["TotalTax"], q["Total"]) == (1000.0, 150.0, 1150.0)
+    assert q["LineAmountTypes"] == "EXCLUSIVE"
+    qid = q["QuoteID"]
+    for status in ("SENT", "ACCEPTED", "INVOICED"):
+        r = api.post(f"Quotes/{qid}", {"Status": status})
+        assert r.status_code == 200 and r.json()["Quotes"][0]["Status"] == status
+    r = api.post(f"Quotes/{qid}", {"Status": "DRAFT"})
+    assert r.status_code == 400
+    assert api.put("Quotes", {"Contact": {"ContactID": c}, "Status": "ACCEPTED"}).status_code == 400
+    assert api.put("Quotes", {"LineItems": LINES}).status_code == 400
+
+
+def test_quote_list_filters(api: Api) -> None:
+    a = create_contact(api, "QA Ltd")["ContactID"]
+    b = create_contact(api, "QB Ltd")["ContactID"]
+    api.put("Quotes", {"Quotes": [{"Contact": {"ContactID": a}, "LineItems": LINES},
+                                  {"Contact": {"ContactID": b}, "LineItems": LINES,
+                                   "Status": "SENT"}]})
+    got = api.get("Quotes", params={"ContactID": b}).json()["Quotes"]
+    assert [q["Contact"]["Name"] for q in got] == ["QB Ltd"]
+    assert [q["Status"] for q in api.get("Quotes", params={"Status": "SENT"}).json()["Quotes"]] \
+        == ["SENT"]
+    assert api.get("Quotes", params={"page": 5}).json()["Quotes"] == []
+    one = api.get(f"Quotes/{got[0]['QuoteID']}").json()["Quotes"][0]
+    assert one["LineItems"][0]["Description"] == "Design"
+    assert api.get("Quotes/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_accounts_default_chart_and_where(api: Api) -> None:
+    r = api.get("Accounts", params={"where": 'Class=="REVENUE" AND Status=="ACTIVE"'})
+    assert r.status_code == 200
+    codes = {a["Code"]: a["Name"] for a in r.json()["Accounts"]}
+    assert codes == {"200": "Sales", "260": "Other Revenue", "270": "Interest Income"}
+    every = api.get("Accounts").json()["Accounts"]
+    assert any(a["Status"] == "ARCHIVED" for a in every)
+    assert any(a["Type"] == "BANK" for a in every)
+    assert any(a["Class"] == "EXPENSE" for a in every)
+    assert {a["Code"] for a in api.get("Accounts", params={"where": 'Type=="BANK"'}).json()[
+        "Accounts"]} == {"090", "091"}
+    one = every[0]
+    assert api.get(f"Accounts/{one['AccountID']}").json()["Accounts"][0]["Code"] == one["Code"]
+    assert api.get("Accounts", params={"where": "Bogus==1"}).status_code == 400
+
+
+def test_archived_account_code_refused_on_invoice(api: Api) -> None:
+    c = create_contact(api, "Acc Ltd")["ContactID"]
+    r = api.put("Invoices", {"Type": "ACCREC", "Contact": {"ContactID": c}, "LineItems": [
+        {"Description": "x", "UnitAmount": 1, "AccountCode": "250"}]})
+    assert r.status_code == 400
+    assert "not a valid code" in r.json()["Elements"][0]["ValidationErrors"][0]["Message"]
