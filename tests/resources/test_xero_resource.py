@@ -17,6 +17,7 @@ from tests.xero.connect_helpers import connect_flow, sandbox_app, stored_tokens
 from xero_pipelines.resources.xero import XeroResource
 from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.xero.config import XeroAppConfig
+from xero_pipelines.xero.connection import status
 from xero_pipelines.xero.crypto import TokenCipher
 from xero_pipelines.xero.errors import RECONNECT_HINT
 from xero_pipelines.xero.settings import IntegrationSettings
@@ -101,6 +102,8 @@ def test_a_run_uses_the_client_and_leaks_no_secret(resource, sandbox, db_engine,
         text = _event_log_text(instance, result.run_id)
         mat = result.asset_materializations_for_node("xero_probe")[0]
         assert mat.metadata["xero_calls"].value >= 1
+    seen = status(db_engine, check=False)  # what the run saw is kept for `status`
+    assert seen.last_call_at is not None and seen.day_limit_remaining is not None
     secrets = [before.access_token, before.refresh_token, after.access_token, after.refresh_token]
     for secret in secrets:
         assert secret not in text

@@ -180,3 +180,17 @@ def test_a_changed_token_key_is_reported_and_reconnect_recovers(db_engine, app, 
     reconnect_flow(db_engine, app, other)
     token = stored_tokens(db_engine, other).access_token
     assert list_connections(app, token)
+
+
+def test_connecting_another_organisation_keeps_data_safe(db_engine, app, cipher, sandbox):
+    connect_flow(db_engine, app, cipher)
+    _link(db_engine)
+    disconnect(db_engine, app, cipher)  # data kept
+    other = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    with db_engine.begin() as conn:  # the kept data came from an organisation not on offer now
+        conn.execute(update(XeroConnection).values(tenant_id=other, tenant_name="Old Org Ltd"))
+    with pytest.raises(WrongOrganisationError, match="imported Xero data belongs to Old Org Ltd"):
+        connect_flow(db_engine, app, cipher)
+    assert connection_row(db_engine).tenant_id == other
+    disconnect(db_engine, app, cipher, purge=True)
+    assert connect_flow(db_engine, app, cipher).tenant_name == "Demo Company (Sandbox)"
