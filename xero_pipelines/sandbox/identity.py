@@ -42,8 +42,12 @@ def _b64(data: bytes) -> str:
 
 
 def utc_string(ts: float) -> str:
-    """Xero's `createdDateUtc` form: `2019-12-07T18:46:19.5165400` (no offset, 7 decimals)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+    """Xero's `createdDateUtc` form with 7 decimals, `2019-12-07T18:46:19.5165400Z`.
+
+    Xero itself omits the `Z`, but its OpenAPI file declares `format: date-time`, which needs
+    an offset; the spec wins so that a client written against it parses both.
+    """
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 @dataclass

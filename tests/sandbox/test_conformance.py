@@ -1,0 +1,335 @@
+"""Every operation the sandbox implements, called over HTTP, validated against Xero's OpenAPI.
+
+The spec files are Xero's own (../shared/xero-openapi). Responses with a status the operation
+declares (200, 204, 400) are validated with openapi-core; a coverage test fails when a route is
+added to the sandbox without a conformance call here, and a control test proves the validator
+does reject a body that breaks the schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+from tests.fixtures.sandbox import SandboxClient
+from xero_pipelines.sandbox import SandboxServer
+from xero_pipelines.sandbox import api as sandbox_api
+
+SPEC_DIR = Path(os.environ.get("XERO_OPENAPI_DIR", Path(__file__).resolve().parents[3] /
+                               "shared" / "xero-openapi"))
+if not SPEC_DIR.exists():
+    SPEC_DIR = Path("/work/shared/xero-openapi")
+
+
+def _load(name: str) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(SPEC_DIR / name, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=loader)
+
+
+@pytest.fixture(scope="session")
+def raw_specs() -> dict[str, dict[str, Any]]:
+    """Xero's YAML, parsed once per session (the accounting file is ~1 MB)."""
+    return {"accounting": _load("xero_accounting.yaml"), "identity": _load("xero-identity.yaml")}
+
+
+@pytest.fixture(scope="session")
+def validators(raw_specs: dict[str, dict[str, Any]],
+               sandbox_server: SandboxServer) -> dict[str, OpenAPI]:
+    out = {}
+    for name, base in (("accounting", "/api.xro/2.0"), ("identity", "")):
+        spec = copy.copy(raw_specs[name])
+        spec["servers"] = [{"url": sandbox_server.url + base}]
+        out[name] = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+    return out
+
+
+class Checker:
+    """Calls the sandbox and validates each response against the operation's schema."""
+
+    def __init__(self, sandbox: SandboxClient, validators: dict[str, OpenAPI],
+                 raw: dict[str, dict[str, Any]]) -> None:
+        self.sandbox = sandbox
+        self.validators = validators
+        self.raw = raw
+        self.conn = sandbox.connect()
+        self.validated: list[tuple[str, int]] = []
+
+    def declared(self, spec: str, path: str, method: str) -> set[int]:
+        op = self.raw[spec]["paths"][path][method.lower()]
+        return {int(code) for code in op["responses"] if code.isdigit()}
+
+    def call(self, method: str, spec_path: str, url_path: str, *, spec: str = "accounting",
+             expect: int = 200, **kw: Any) -> requests.Response:
+        base = "/api.xro/2.0" if spec == "accounting" else ""
+        headers = {**self.conn.headers(), **kw.pop("headers", {})}
+        r = requests.request(method, f"{self.sandbox.url}{base}{url_path}", headers=headers,
+                             timeout=30, **kw)
+        assert r.status_code == expect, r.text
+        assert r.status_code in self.declared(spec, spec_path, method), r.status_code
+        prepared = r.request.copy()
+        if spec == "identity":  # Xero serves /connections; the spec spells it /Connections
+            prepared.url = re.sub(r"/connections", "/Connections", prepared.url or "", count=1)
+        self.validators[spec].validate_response(RequestsOpenAPIRequest(prepared),
+                                                RequestsOpenAPIResponse(r))
+        self.validated.append((f"{method} {spec_path}", r.status_code))
+        return r
+
+
+@pytest.fixture
+def check(sandbox: SandboxClient, validators: dict[str, OpenAPI],
+          raw_specs: dict[str, dict[str, Any]]) -> Checker:
+    sandbox.seed(contacts=30, invoices=150, quotes=15, seed=5)
+    sandbox.limits(enabled=False)
+    return Checker(sandbox, validators, raw_specs)
+
+
+LINE = {"Description": "Consulting", "Quantity": 1.5, "UnitAmount": 120.25, "AccountCode": "200"}
+
+
+def _first(c: Checker, path: str, key: str) -> dict[str, Any]:
+    return c.call("GET", f"/{path}", f"/{path}", params={"page": 1}).json()[key][0]
+
+
+def op_get_contacts(c: Checker) -> None:
+    for params in ({}, {"page": 1}, {"page": 2, "pageSize": 7}, {"page": 99},
+                   {"summaryOnly": "true"}, {"includeArchived": "true", "order": "Name DESC"},
+                   {"where": 'ContactStatus=="ACTIVE" && EmailAddress!=null'},
+                   {"searchTerm": "ltd"}):
+        c.call("GET", "/Contacts", "/Contacts", params=params)
+
+
+def op_create_contacts(c: Checker) -> None:
+    c.call("PUT", "/Contacts", "/Contacts", json={"Contacts": [
+        {"Name": "Conformance Ltd", "EmailAddress": "c@example.com", "ContactNumber": "CF-1",
+         "Addresses": [{"AddressType": "STREET", "City": "Wellington"}],
+         "Phones": [{"PhoneType": "MOBILE", "PhoneNumber": "021"}],
+         "ContactPersons": [{"FirstName": "A", "IncludeInEmails": True}]}]})
+    c.call("PUT", "/Contacts", "/Contacts", expect=400, json={"Name": "Conformance Ltd"})
+    c.call("PUT", "/Contacts", "/Contacts", params={"summarizeErrors": "false"},
+           json={"Contacts": [{"Name": "Fine Too Ltd"}, {"Name": "X" * 300},
+                              {"Name": "Conformance Ltd"}]})
+
+
+def op_update_or_create_contacts(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    c.call("POST", "/Contacts", "/Contacts", json={"Contacts": [
+        {"ContactID": cid, "FirstName": "Changed"}, {"Name": "Posted Ltd"}]})
+    c.call("POST", "/Contacts", "/Contacts", expect=400,
+           json={"Contacts": [{"ContactID": cid, "EmailAddress": "broken"}]})
+
+
+def op_get_contact_by_number(c: Checker) -> None:
+    c.call("PUT", "/Contacts", "/Contacts", json={"Name": "By Number", "ContactNumber": "NUM-1"})
+    c.call("GET", "/Contacts/{ContactNumber}", "/Contacts/NUM-1")
+
+
+def op_get_contact(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    c.call("GET", "/Contacts/{ContactID}", f"/Contacts/{cid}")
+
+
+def op_update_contact(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    c.call("POST", "/Contacts/{ContactID}", f"/Contacts/{cid}",
+           json={"Contacts": [{"ContactStatus": "ARCHIVED"}]})
+    c.call("POST", "/Contacts/{ContactID}", f"/Contacts/{cid}", expect=400,
+           json={"Name": "N" * 256})
+
+
+def op_get_invoices(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    for params in ({}, {"page": 1}, {"page": 1, "pageSize": 1000}, {"page": 50},
+                   {"page": 1, "summaryOnly": "true"}, {"page": 1, "unitdp": 4},
+                   {"page": 1, "Statuses": "AUTHORISED,PAID", "ContactIDs": cid},
+                   {"page": 1, "where": 'Type=="ACCREC" AND Status=="AUTHORISED"'},
+                   {"page": 1, "createdByMyApp": "true"}):
+        c.call("GET", "/Invoices", "/Invoices", params=params)
+
+
+def _invoice(cid: str, **extra: Any) -> dict[str, Any]:
+    return {"Type": "ACCREC", "Contact": {"ContactID": cid}, "LineItems": [LINE],
+            "Date": "2026-11-01", "DueDate": "2026-11-30", "Reference": "CF", **extra}
+
+
+def op_create_invoices(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    c.call("PUT", "/Invoices", "/Invoices", json={"Invoices": [
+        _invoice(cid), _invoice(cid, Status="AUTHORISED", LineAmountTypes="Inclusive",
+                                CurrencyCode="USD")]})
+    c.call("PUT", "/Invoices", "/Invoices", expect=400, json=_invoice(cid, Status="PAID"))
+    c.call("PUT", "/Invoices", "/Invoices", params={"summarizeErrors": "false"},
+           json={"Invoices": [_invoice(cid), _invoice(cid, Type="NOPE")]})
+
+
+def op_update_or_create_invoices(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()[
+        "Invoices"][0]["InvoiceID"]
+    c.call("POST", "/Invoices", "/Invoices", json={"Invoices": [
+        {"InvoiceID": iid, "Status": "AUTHORISED"}, _invoice(cid, Type="ACCPAY")]})
+    c.call("POST", "/Invoices", "/Invoices", expect=400,
+           json={"InvoiceID": iid, "Status": "DELETED"})
+
+
+def op_get_invoice(c: Checker) -> None:
+    paid = c.call("GET", "/Invoices", "/Invoices", params={"page": 1, "Statuses": "PAID"}).json()
+    iid = paid["Invoices"][0]["InvoiceID"]
+    c.call("GET", "/Invoices/{InvoiceID}", f"/Invoices/{iid}")
+    c.call("GET", "/Invoices/{InvoiceID}", f"/Invoices/{iid}", params={"unitdp": 4})
+
+
+def op_update_invoice(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()[
+        "Invoices"][0]["InvoiceID"]
+    c.call("POST", "/Invoices/{InvoiceID}", f"/Invoices/{iid}",
+           json={"LineAmountTypes": "NoTax", "Reference": "changed"})
+    c.call("POST", "/Invoices/{InvoiceID}", f"/Invoices/{iid}", expect=400,
+           json={"Status": "PAID"})
+
+
+def op_get_quotes(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    for params in ({}, {"page": 1}, {"page": 9}, {"Status": "SENT"}, {"ContactID": cid},
+                   {"DateFrom": "2020-01-01", "order": "Date DESC"}):
+        c.call("GET", "/Quotes", "/Quotes", params=params)
+
+
+def _quote(cid: str, **extra: Any) -> dict[str, Any]:
+    return {"Contact": {"ContactID": cid}, "LineItems": [LINE], "Date": "2026-11-01",
+            "ExpiryDate": "2026-12-01", "Title": "Proposal", "Summary": "S", "Terms": "T",
+            **extra}
+
+
+def op_create_quotes(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    c.call("PUT", "/Quotes", "/Quotes", json={"Quotes": [_quote(cid), _quote(cid, Status="SENT")]})
+    c.call("PUT", "/Quotes", "/Quotes", expect=400, json=_quote(cid, Status="INVOICED"))
+    c.call("PUT", "/Quotes", "/Quotes", params={"summarizeErrors": "false"},
+           json={"Quotes": [_quote(cid), _quote(cid, Status="NOPE")]})
+
+
+def op_update_or_create_quotes(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    qid = c.call("PUT", "/Quotes", "/Quotes", json=_quote(cid)).json()["Quotes"][0]["QuoteID"]
+    c.call("POST", "/Quotes", "/Quotes", json={"Quotes": [{"QuoteID": qid, "Status": "SENT"},
+                                                         _quote(cid)]})
+    c.call("POST", "/Quotes", "/Quotes", expect=400, json={"QuoteID": qid, "Status": "INVOICED"})
+
+
+def op_get_quote(c: Checker) -> None:
+    qid = c.call("GET", "/Quotes", "/Quotes").json()["Quotes"][0]["QuoteID"]
+    c.call("GET", "/Quotes/{QuoteID}", f"/Quotes/{qid}")
+
+
+def op_update_quote(c: Checker) -> None:
+    cid = _first(c, "Contacts", "Contacts")["ContactID"]
+    qid = c.call("PUT", "/Quotes", "/Quotes", json=_quote(cid)).json()["Quotes"][0]["QuoteID"]
+    c.call("POST", "/Quotes/{QuoteID}", f"/Quotes/{qid}", json={"Reference": "R2"})
+    c.call("POST", "/Quotes/{QuoteID}", f"/Quotes/{qid}", expect=400, json={"Title": "T" * 101})
+
+
+def op_get_accounts(c: Checker) -> None:
+    for params in ({}, {"where": 'Class=="REVENUE" AND Status=="ACTIVE"'}, {"order": "Name"}):
+        c.call("GET", "/Accounts", "/Accounts", params=params)
+
+
+def op_get_account(c: Checker) -> None:
+    aid = c.call("GET", "/Accounts", "/Accounts").json()["Accounts"][0]["AccountID"]
+    c.call("GET", "/Accounts/{AccountID}", f"/Accounts/{aid}")
+
+
+def op_get_connections(c: Checker) -> None:
+    c.sandbox.add_tenant("Second Conformance Org")
+    c.conn = c.sandbox.connect()
+    c.call("GET", "/Connections", "/connections", spec="identity")
+
+
+def op_delete_connection(c: Checker) -> None:
+    conns = c.call("GET", "/Connections", "/connections", spec="identity").json()
+    c.call("DELETE", "/Connections/{id}", f"/connections/{conns[0]['id']}", spec="identity",
+           expect=204)
+
+
+OPERATIONS: dict[str, Callable[[Checker], None]] = {
+    "getContacts": op_get_contacts, "createContacts": op_create_contacts,
+    "updateOrCreateContacts": op_update_or_create_contacts,
+    "getContactByContactNumber": op_get_contact_by_number, "getContact": op_get_contact,
+    "updateContact": op_update_contact, "getInvoices": op_get_invoices,
+    "createInvoices": op_create_invoices, "updateOrCreateInvoices": op_update_or_create_invoices,
+    "getInvoice": op_get_invoice, "updateInvoice": op_update_invoice, "getQuotes": op_get_quotes,
+    "createQuotes": op_create_quotes, "updateOrCreateQuotes": op_update_or_create_quotes,
+    "getQuote": op_get_quote, "updateQuote": op_update_quote, "getAccounts": op_get_accounts,
+    "getAccount": op_get_account, "getConnections": op_get_connections,
+    "deleteConnection": op_delete_connection,
+}
+
+
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_operation_conforms(operation_id: str, check: Checker) -> None:
+    OPERATIONS[operation_id](check)
+    assert check.validated, "no response was validated"
+
+
+def _spec_operations(raw: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(METHOD, path regex) → operationId for every operation in a spec."""
+    out = {}
+    for path, item in raw["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"
+        for method, op in item.items():
+            if isinstance(op, dict) and "operationId" in op:
+                out[(method.upper(), pattern)] = op["operationId"]
+    return out
+
+
+def test_every_sandbox_route_is_covered(raw_specs: dict[str, dict[str, Any]]) -> None:
+    """A route added to the sandbox without a conformance walk here fails this test."""
+    ops = {**_spec_operations(raw_specs["accounting"])}
+    ident = _spec_operations(raw_specs["identity"])
+    missing = []
+    for route in sandbox_api.routes:
+        path = route.path
+        if "{rest:path}" in path or path.startswith(("/identity/", "/connect/")):
+            continue
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            if path.startswith("/api.xro/2.0"):
+                probe = path.removeprefix("/api.xro/2.0").replace("{ident}", "X")
+                table = ops
+            else:
+                probe = path.replace("/connections", "/Connections").replace("{id}", "X")
+                table = ident
+            found = {op for (m, pat), op in table.items() if m == method and re.match(pat, probe)}
+            assert found, f"{method} {path} is not a Xero operation"
+            if not found & set(OPERATIONS):
+                missing.append(f"{method} {path} ({', '.join(sorted(found))})")
+    assert not missing, missing
+
+
+def test_validator_rejects_a_broken_body(check: Checker) -> None:
+    """Control: the same validator fails on a body Xero's schema forbids."""
+    r = check.call("GET", "/Contacts", "/Contacts", params={"page": 1})
+    broken = requests.Response()
+    broken.status_code = 200
+    broken.headers["Content-Type"] = "application/json"
+    body = r.json()
+    body["Contacts"][0]["ContactStatus"] = "SLEEPING"
+    import json
+
+    broken._content = json.dumps(body).encode()
+    broken.request = r.request
+    with pytest.raises(Exception, match=r"(?i)invalid|validat"):
+        check.validators["accounting"].validate_response(RequestsOpenAPIRequest(r.request),
+                                                        RequestsOpenAPIResponse(broken))
