@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from xero_pipelines.xero.errors import (
     XeroNotFoundError,
     XeroRateLimitError,
     XeroServerError,
+    XeroTransportError,
     XeroValidationError,
 )
 from xero_pipelines.xero.filters import ids_param, where_and, where_equals
@@ -384,3 +386,27 @@ def test_where_with_escapes_and_non_ascii(sandbox, client, name):
     contact_id = create_contact(client, name)["ContactID"]
     got = client.get("Contacts", {"where": where_equals("Name", name)})["Contacts"]
     assert [c["ContactID"] for c in got] == [contact_id]
+
+
+def test_connection_errors_are_retried_then_reported(tokens):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = XeroClient(
+        f"http://127.0.0.1:{port}", tokens, pacer=Pacer(), max_retries=2, backoff_base=0.01
+    )
+    with pytest.raises(XeroTransportError) as caught:
+        client.get("Contacts")
+    assert "ConnectionError" in str(caught.value)
+    assert client.calls == 3
+    assert client.retries == 2
+
+
+def test_a_timeout_is_retried_then_reported(sandbox, make_client):
+    sandbox.faults(latency_ms=400)
+    client = make_client(timeout=0.1, max_retries=1)
+    with pytest.raises(XeroTransportError):
+        client.get("Contacts")
+    assert calls(sandbox) == 2
+    sandbox.clear_faults()
+    assert "Contacts" in client.get("Contacts")

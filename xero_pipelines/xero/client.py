@@ -296,7 +296,7 @@ class XeroClient:
             resp = self._send(method, url, endpoint, params, headers, data, state["token"])
             status = resp.status_code
             if status < 400:
-                return loads(resp.content) if resp.content.strip() else {}
+                return _body(resp, method, endpoint)
             error = _error_from(resp, method, endpoint)
             if status == 401:
                 if state["refreshed"]:
@@ -453,6 +453,21 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _body(resp: requests.Response, method: str, endpoint: str) -> dict[str, Any]:
+    """A success body as JSON (money as Decimal); empty (304, 204) is `{}`."""
+    if not resp.content.strip():
+        return {}
+    try:
+        return loads(resp.content)
+    except ValueError:
+        raise XeroApiError(
+            resp.status_code,
+            "Xero answered with a body that is not JSON",
+            method=method,
+            path=endpoint.split(" ", 1)[1],
+        ) from None
 
 
 def _validation_messages(node: Any, out: list[str]) -> None:
