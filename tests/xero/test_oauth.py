@@ -16,6 +16,7 @@ from xero_pipelines.xero.config import XeroAppConfig, XeroConfigError
 from xero_pipelines.xero.errors import XeroConnectionLostError
 from xero_pipelines.xero.oauth import (
     AuthorizationError,
+    auth_event_id,
     authorize,
     delete_connection,
     list_connections,
@@ -96,3 +97,13 @@ def test_port_in_use(app):
 def test_missing_credentials():
     with pytest.raises(XeroConfigError, match="XERO_CLIENT_ID and XERO_CLIENT_SECRET not set"):
         authorize(XeroAppConfig.from_env({}), port=0, timeout=1, open_browser=False)
+
+
+def test_connections_of_one_consent(app):
+    tokens = authorize(app, port=0, timeout=20, open_browser=False, echo=Browser())
+    event = auth_event_id(tokens.access_token)
+    assert event and len(event) == 36
+    assert len(list_connections(app, tokens.access_token, auth_event_id=event)) == 1
+    other = "00000000-0000-4000-8000-000000000000"
+    assert list_connections(app, tokens.access_token, auth_event_id=other) == []
+    assert auth_event_id("opaque-token") is None

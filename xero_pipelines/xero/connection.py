@@ -131,6 +131,16 @@ def _discard(app: XeroAppConfig, tokens: TokenSet) -> None:
         oauth.revoke_refresh_token(app, tokens.refresh_token)
 
 
+def _tenants_of_this_consent(app: XeroAppConfig, tokens: TokenSet) -> list[XeroTenant]:
+    """The organisations picked in this consent; all connected ones if Xero cannot say."""
+    event = oauth.auth_event_id(tokens.access_token)
+    if event:
+        picked = oauth.list_connections(app, tokens.access_token, auth_event_id=event)
+        if picked:
+            return picked
+    return oauth.list_connections(app, tokens.access_token)
+
+
 def connect(
     engine: Engine,
     app: XeroAppConfig | None = None,
@@ -151,7 +161,7 @@ def connect(
             "`xero-pipelines reconnect` to renew it, or `xero-pipelines disconnect` first"
         )
     tokens = oauth.authorize(app, port=port, timeout=timeout, open_browser=open_browser, echo=echo)
-    chosen = oauth.choose_tenant(oauth.list_connections(app, tokens.access_token), tenant)
+    chosen = oauth.choose_tenant(_tenants_of_this_consent(app, tokens), tenant)
 
     if (
         existing is not None

@@ -7,6 +7,7 @@ Token values never enter a message, a log line or a `repr`.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import threading
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -309,10 +310,18 @@ def authorize(
 
 
 def list_connections(
-    app: XeroAppConfig, access_token: str, *, timeout: float = HTTP_TIMEOUT
+    app: XeroAppConfig,
+    access_token: str,
+    *,
+    auth_event_id: str | None = None,
+    timeout: float = HTTP_TIMEOUT,
 ) -> list[XeroTenant]:
-    """`GET /connections`: the organisations this grant may call."""
-    response = _identity_call("GET", app.connections_url, access_token, timeout)
+    """`GET /connections`: the organisations this grant may call (only those chosen in
+    one consent when `auth_event_id` is given)."""
+    url = app.connections_url
+    if auth_event_id:
+        url += "?" + urlencode({"authEventId": auth_event_id})
+    response = _identity_call("GET", url, access_token, timeout)
     return [
         XeroTenant(
             connection_id=str(row.get("id", "")),
@@ -322,6 +331,21 @@ def list_connections(
         )
         for row in response.json()
     ]
+
+
+def auth_event_id(access_token: str) -> str | None:
+    """The consent an access token came from (Xero's JWT claim), or None if unreadable.
+
+    Read without verifying the signature: it only narrows `GET /connections` to the
+    organisations the user has just picked, and Xero checks the token itself.
+    """
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    value = claims.get("authentication_event_id") if isinstance(claims, dict) else None
+    return str(value) if value else None
 
 
 def delete_connection(
