@@ -410,3 +410,14 @@ def test_a_timeout_is_retried_then_reported(sandbox, make_client):
     assert calls(sandbox) == 2
     sandbox.clear_faults()
     assert "Contacts" in client.get("Contacts")
+
+
+def test_contact_ids_filter_on_invoices(sandbox, client):
+    sandbox.seed(contacts=10, invoices=60, seed=12)
+    invoices = [i for p in client.iter_pages("Invoices", "Invoices", page_size=100) for i in p]
+    wanted = {invoices[0]["Contact"]["ContactID"], invoices[-1]["Contact"]["ContactID"]}
+    params = {"ContactIDs": ids_param(sorted(wanted))}
+    got = [i for p in client.iter_pages("Invoices", "Invoices", params, page_size=100) for i in p]
+    assert got
+    assert {i["Contact"]["ContactID"] for i in got} == wanted
+    assert len(got) == sum(1 for i in invoices if i["Contact"]["ContactID"] in wanted)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from xero_pipelines.xero.pacing import Pacer, pacer_for
+from xero_pipelines.xero.pacing import Pacer, pacer_for, reset_pacers
 
 
 class FakeClock:
@@ -183,3 +183,18 @@ def test_pacer_for_is_one_per_tenant():
     assert pacer_for("tenant-b-test-pacing") is not a
     with pytest.raises(ValueError):
         Pacer(minute_limit=0)
+
+
+def test_a_fresh_header_from_a_new_window_lifts_the_own_count():
+    clock = FakeClock()
+    pacer = make(clock, minute_limit=10)
+    run(pacer, clock, 9, cost=0.0)
+    pacer.observe(min_remaining=9, day_remaining=None)  # Xero's window turned (or it reset)
+    assert pacer.wait_turn() == 0
+    assert pacer.minute_remaining == 8
+
+
+def test_reset_pacers_forgets_every_tenant():
+    a = pacer_for("tenant-reset-test")
+    reset_pacers()
+    assert pacer_for("tenant-reset-test") is not a

@@ -4,12 +4,12 @@ Xero allows each app, per organisation, 5 calls in flight, 60 calls a minute and
 day. One `Pacer` per tenant (see `pacer_for`) is shared by every thread of the process:
 
 - a semaphore keeps at most `max_in_flight` requests open;
-- every call reserves a start time under a lock, so threads never start more than
-  `minute_limit` calls in any `window` seconds (its own count, which holds whatever way
-  Xero aligns its windows);
-- once half the minute's budget is gone (by its own count or by the last
-  `X-MinLimit-Remaining`, which also counts other processes), the rest of the budget is
-  spread over the time left in the window instead of being spent at once;
+- every call reserves a start time under a lock. The calls left this minute are Xero's
+  last `X-MinLimit-Remaining` (which also counts other processes) minus the calls started
+  since; with no recent header, its own count, never more than `minute_limit` calls in
+  any `window` seconds;
+- once half the minute's budget is gone, the rest is spread over the time left in the
+  window instead of being spent at once;
 - a minute 429 blocks every thread until `Retry-After` has passed.
 
 The clock and sleep are injectable so the maths is unit-testable without waiting.
@@ -115,13 +115,16 @@ class Pacer:
         while self._starts and self._starts[0] <= now - w:
             self._starts.popleft()
         starts = self._starts
-        # Hard cap: never more than `cap` starts in any window.
-        if len(starts) >= cap:
-            start = max(start, starts[-cap] + w)
-        in_window = [s for s in starts if s > start - w]
-        remaining = cap - len(in_window)
         if self._header_min is not None and start - self._header_at < w:
-            remaining = min(remaining, self._header_min - self._since_header)
+            # Xero's own count is the truth (it sees other processes and knows when its
+            # window turned); take off the calls started since it was sent.
+            remaining = self._header_min - self._since_header
+        else:
+            # No recent header: never more than `cap` starts in any window.
+            if len(starts) >= cap:
+                start = max(start, starts[-cap] + w)
+            remaining = cap - sum(1 for s in starts if s > start - w)
+        in_window = [s for s in starts if s > start - w]
         if remaining <= 0:
             # Xero says the minute is spent (other processes too): wait for the window to turn.
             oldest = in_window[0] if in_window else self._header_at
@@ -172,6 +175,12 @@ class Pacer:
 
 _registry: dict[str, Pacer] = {}
 _registry_lock = threading.Lock()
+
+
+def reset_pacers() -> None:
+    """Forget every tenant's pacer (for tests that reset a sandbox between cases)."""
+    with _registry_lock:
+        _registry.clear()
 
 
 def pacer_for(tenant_id: str, **kwargs) -> Pacer:
