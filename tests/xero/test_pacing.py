@@ -198,3 +198,12 @@ def test_reset_pacers_forgets_every_tenant():
     a = pacer_for("tenant-reset-test")
     reset_pacers()
     assert pacer_for("tenant-reset-test") is not a
+
+
+def test_after_a_429_retry_after_is_the_only_wait():
+    clock = FakeClock()
+    pacer = make(clock)
+    run(pacer, clock, 3)
+    pacer.observe(min_remaining=0, day_remaining=None)  # the 429's own headers
+    pacer.block_for(2)
+    assert pacer.wait_turn() == pytest.approx(2)

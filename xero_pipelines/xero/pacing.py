@@ -148,9 +148,14 @@ class Pacer:
                 self._day_since_header = 0
 
     def block_for(self, seconds: float) -> None:
-        """Xero answered a minute 429: no thread starts a call for `seconds`."""
+        """Xero answered a minute 429: no thread starts a call for `seconds`.
+
+        `Retry-After` says when Xero's window turns, so the header that said 0 is dropped
+        rather than waited out a second time.
+        """
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            self._header_min = None
 
     @property
     def day_remaining(self) -> int | None:
