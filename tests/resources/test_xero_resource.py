@@ -140,3 +140,12 @@ def test_settings_and_tenant_are_read_from_the_database(resource, sandbox, db_en
     assert resource.settings() == IntegrationSettings()
     assert resource.call_metadata() == {"xero_calls": 0}
     assert "client_secret" not in repr(resource.app_config())
+
+
+def test_unset_urls_mean_the_contract_defaults():
+    app = XeroResource(client_id="id", client_secret=SECRET).app_config()
+    assert app.api_url == "https://api.xero.com"
+    assert app.token_url == "https://identity.xero.com/connect/token"
+    assert app.authorize_url == "https://login.xero.com/identity/connect/authorize"
+    assert "offline_access" in app.scope_list
+    assert SECRET not in repr(app)

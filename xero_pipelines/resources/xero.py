@@ -35,10 +35,17 @@ class XeroResource(ConfigurableResource):
 
     client_id: str = Field(description="The Xero app's client id: EnvVar('XERO_CLIENT_ID')")
     client_secret: str = Field(description="The app's secret: EnvVar('XERO_CLIENT_SECRET')")
-    api_url: str = Field(default=DEFAULT_API_URL, description="Base of /api.xro/2.0")
-    identity_url: str = Field(default=DEFAULT_IDENTITY_URL, description="Base of /connect/token")
-    login_url: str = Field(default=DEFAULT_LOGIN_URL, description="Base of the authorize page")
-    scopes: str = Field(default=DEFAULT_SCOPES, description="OAuth2 scopes, space separated")
+    # None (e.g. an unset optional EnvVar) means the contract's default.
+    api_url: str | None = Field(
+        default=None, description=f"Base of /api.xro/2.0 ({DEFAULT_API_URL})"
+    )
+    identity_url: str | None = Field(
+        default=None, description=f"Base of /connect/token ({DEFAULT_IDENTITY_URL})"
+    )
+    login_url: str | None = Field(
+        default=None, description=f"Base of the authorize page ({DEFAULT_LOGIN_URL})"
+    )
+    scopes: str | None = Field(default=None, description="OAuth2 scopes, space separated")
     database_url: str | None = Field(
         default=None, description="Integration database; unset means the contract's default"
     )
@@ -51,10 +58,10 @@ class XeroResource(ConfigurableResource):
         return XeroAppConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,
-            api_url=self.api_url,
-            identity_url=self.identity_url,
-            login_url=self.login_url,
-            scopes=self.scopes,
+            api_url=self.api_url or DEFAULT_API_URL,
+            identity_url=self.identity_url or DEFAULT_IDENTITY_URL,
+            login_url=self.login_url or DEFAULT_LOGIN_URL,
+            scopes=self.scopes or DEFAULT_SCOPES,
         )
 
     def engine(self) -> Engine:
@@ -73,7 +80,7 @@ class XeroResource(ConfigurableResource):
         if self._client is None:
             store = self.token_store()
             store.check()
-            self._client = XeroClient(self.api_url, store, timeout=self.timeout)
+            self._client = XeroClient(self.app_config().api_url, store, timeout=self.timeout)
         return self._client
 
     @property
