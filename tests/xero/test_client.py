@@ -421,3 +421,20 @@ def test_contact_ids_filter_on_invoices(sandbox, client):
     assert got
     assert {i["Contact"]["ContactID"] for i in got} == wanted
     assert len(got) == sum(1 for i in invoices if i["Contact"]["ContactID"] in wanted)
+
+
+def test_non_latin_names_round_trip(sandbox, client):
+    name = "Łódź Ünïcode 🚀 株式会社"
+    contact_id = create_contact(client, name)["ContactID"]
+    got = client.get(f"Contacts/{contact_id}")["Contacts"][0]
+    assert got["Name"] == name
+    assert [
+        c["ContactID"]
+        for c in client.get("Contacts", {"where": where_equals("Name", name)})["Contacts"]
+    ] == [contact_id]
+
+
+def test_endpoints_without_paging_are_read_once(sandbox, client):
+    pages = list(client.iter_pages("Accounts", "Accounts", paged=False))
+    assert len(pages) == 1 and pages[0]
+    assert calls(sandbox, "GET /api.xro/2.0/Accounts") == 1

@@ -227,7 +227,8 @@ class XeroClient:
         if not key or len(key) > 128:
             raise ValueError("an Idempotency-Key of 1 to 128 characters is required")
         headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
-        return self._request(method, path, params=params, headers=headers, data=dumps(body))
+        data = dumps(body).encode("utf-8")
+        return self._request(method, path, params=params, headers=headers, data=data)
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -247,7 +248,7 @@ class XeroClient:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: str | None = None,
+        data: bytes | None = None,
     ) -> dict[str, Any]:
         url = self._url(path)
         endpoint = self._endpoint(method, path)
@@ -288,7 +289,7 @@ class XeroClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-        data: str | None,
+        data: bytes | None,
         state: dict[str, Any],
     ) -> dict[str, Any]:
         """One try, with 401 refresh and 429 waits in place; raises `_Transient` for 5xx."""
@@ -320,7 +321,7 @@ class XeroClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-        data: str | None,
+        data: bytes | None,
         token: str,
     ) -> requests.Response:
         all_headers = {
