@@ -22,7 +22,7 @@ from xero_pipelines.xero.errors import (
     XeroValidationError,
 )
 from xero_pipelines.xero.filters import ids_param, where_and, where_equals
-from xero_pipelines.xero.pacing import Pacer
+from xero_pipelines.xero.pacing import Pacer, reset_pacers
 
 CONTACTS = "GET /api.xro/2.0/Contacts"
 PUT_CONTACTS = "PUT /api.xro/2.0/Contacts"
@@ -438,3 +438,31 @@ def test_endpoints_without_paging_are_read_once(sandbox, client):
     pages = list(client.iter_pages("Accounts", "Accounts", paged=False))
     assert len(pages) == 1 and pages[0]
     assert calls(sandbox, "GET /api.xro/2.0/Accounts") == 1
+
+
+def test_clients_of_one_tenant_share_the_in_flight_cap(sandbox, tokens):
+    """Two clients in one process (e.g. two assets) use the tenant's one pacer."""
+    sandbox.seed(contacts=300, seed=13)
+    sandbox.limits(concurrent=5, minute=1000)
+    sandbox.faults(latency_ms=100)
+    reset_pacers()
+    clients = [XeroClient(sandbox.url, tokens, backoff_base=0.01) for _ in range(2)]
+    assert clients[0].pacer is clients[1].pacer
+    errors: list[BaseException] = []
+
+    def read(client: XeroClient) -> None:
+        try:
+            for _ in client.iter_pages("Contacts", "Contacts", ALL, page_size=100):
+                pass
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(clients[i % 2],)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reset_pacers()
+    assert errors == []
+    assert sum(c.rate_limit_waits for c in clients) == 0
+    assert calls(sandbox) == 30
