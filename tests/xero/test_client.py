@@ -466,3 +466,21 @@ def test_clients_of_one_tenant_share_the_in_flight_cap(sandbox, tokens):
     assert errors == []
     assert sum(c.rate_limit_waits for c in clients) == 0
     assert calls(sandbox) == 30
+
+
+def test_pacing_spreads_the_second_half_of_the_minute_budget(sandbox, make_client):
+    """Real headers drive the spacing: the first half of the budget at once, then spread."""
+    sandbox.seed(contacts=104, seed=14)
+    sandbox.limits(minute=200)
+    client = make_client(pacer=Pacer(minute_limit=200))
+    started = time.monotonic()
+    stamps = [
+        time.monotonic() - started
+        for _ in client.iter_pages("Contacts", "Contacts", ALL, page_size=1)
+    ]
+    assert len(stamps) == 104
+    assert client.rate_limit_waits == 0
+    assert stamps[99] < 3  # 100 calls unhindered
+    gaps = [b - a for a, b in itertools.pairwise(stamps[99:])]
+    assert all(0.5 < g < 1.5 for g in gaps), gaps  # then ~60 s / 100 remaining each
+    assert client.pacer.minute_remaining is not None
