@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from xero_pipelines.resources.crm import CrmDatabase
+from xero_pipelines.resources.xero import XeroResource
 
 
 def optional_env(name: str) -> dg.EnvVar | None:
@@ -20,5 +21,14 @@ def optional_env(name: str) -> dg.EnvVar | None:
 defs = dg.Definitions(
     resources={
         "crm": CrmDatabase(url=optional_env("CRM_DATABASE_URL")),
+        "xero": XeroResource(
+            client_id=dg.EnvVar("XERO_CLIENT_ID"),
+            client_secret=dg.EnvVar("XERO_CLIENT_SECRET"),
+            api_url=optional_env("XERO_API_URL"),
+            identity_url=optional_env("XERO_IDENTITY_URL"),
+            login_url=optional_env("XERO_LOGIN_URL"),
+            scopes=optional_env("XERO_SCOPES"),
+            database_url=optional_env("CRM_DATABASE_URL"),
+        ),
     },
 )

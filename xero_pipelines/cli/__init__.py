@@ -11,6 +11,8 @@ import click
 from xero_pipelines.cli.connection import connect, disconnect, reconnect, status
 from xero_pipelines.cli.crm import crm
 from xero_pipelines.cli.db import db
+from xero_pipelines.cli.demo import demo
+from xero_pipelines.cli.sandbox import sandbox
 from xero_pipelines.cli.settings import settings
 
 
@@ -22,8 +24,10 @@ def main() -> None:
 
 main.add_command(db)
 main.add_command(crm)
+main.add_command(demo)
 main.add_command(connect)
 main.add_command(reconnect)
 main.add_command(disconnect)
 main.add_command(status)
 main.add_command(settings)
+main.add_command(sandbox)
