@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import threading
 import time
@@ -484,3 +485,22 @@ def test_pacing_spreads_the_second_half_of_the_minute_budget(sandbox, make_clien
     gaps = [b - a for a, b in itertools.pairwise(stamps[99:])]
     assert all(0.5 < g < 1.5 for g in gaps), gaps  # then ~60 s / 100 remaining each
     assert client.pacer.minute_remaining is not None
+
+
+def test_no_token_reaches_logs_errors_or_reprs(sandbox, client, tokens, caplog):
+    caplog.set_level(logging.DEBUG)
+    sandbox.faults(status=503, count=1)
+    client.get("Contacts")
+    first = tokens.access_token()
+    sandbox.faults(expire_tokens=True)
+    client.get("Contacts")
+    second = tokens.access_token()
+    refresh = tokens._refresh
+    sandbox.revoke_app()
+    with pytest.raises(XeroConnectionLostError) as caught:
+        client.get("Contacts")
+    texts = [caplog.text, str(caught.value), repr(caught.value), repr(client), repr(tokens)]
+    texts += [str(client.metadata())]
+    for secret in (first, second, refresh, "sandbox:sandbox"):
+        assert all(secret not in text for text in texts)
+    assert "GET Contacts -> 200" in caplog.text
