@@ -162,3 +162,32 @@ def test_generated_data_is_realistic_and_deterministic(api: Api) -> None:
     for inv in invoices[:200]:
         assert round(sum(li["LineAmount"] for li in inv["LineItems"]), 2) == round(
             inv["SubTotal"] + (inv["TotalTax"] if inv["LineAmountTypes"] == "Inclusive" else 0), 2)
+
+
+def test_sequential_paging_is_complete_and_sees_new_writes(api: Api) -> None:
+    api.sandbox.seed(contacts=50, invoices=2500, seed=9)
+
+    def sweep(**params) -> list[str]:
+        ids, page = [], 1
+        while True:
+            r = api.get("Invoices", params={"page": page, "pageSize": 1000, **params})
+            batch = r.json()["Invoices"]
+            if not batch:
+                return ids
+            assert r.json()["pagination"]["itemCount"] >= len(ids) + len(batch)
+            ids += [i["InvoiceID"] for i in batch]
+            page += 1
+
+    first = sweep()
+    assert len(first) == len(set(first)) == 2500
+    authorised = sweep(Statuses="AUTHORISED")
+    assert 0 < len(authorised) < 2500 and len(set(authorised)) == len(authorised)
+    c = api.get("Contacts").json()["Contacts"][0]["ContactID"]
+    assert create_invoice(api, c, Status="AUTHORISED").status_code == 200
+    assert len(sweep()) == 2501
+    assert len(sweep(Statuses="AUTHORISED")) == len(authorised) + 1
+    # a random page equals the same slice of the full sweep
+    again = sweep()
+    page2 = [i["InvoiceID"] for i in api.get("Invoices", params={"page": 2, "pageSize": 1000}
+                                             ).json()["Invoices"]]
+    assert page2 == again[1000:2000]
