@@ -25,10 +25,6 @@ REDIRECT_URI = "http://localhost:8765/callback"
 SCOPES = "openid offline_access accounting.contacts accounting.invoices accounting.settings.read"
 
 
-class RefreshRefused(Exception):
-    """The identity service refused the refresh token (what a real store would surface)."""
-
-
 class SandboxTokens:
     """Authorization-code + PKCE against the sandbox, then refresh-token rotation."""
 
@@ -78,7 +74,10 @@ class SandboxTokens:
             f"{self.url}/connect/token", data=form, auth=("sandbox", "sandbox"), timeout=10
         )
         if resp.status_code != 200:
-            raise RefreshRefused(resp.json().get("error", resp.status_code))
+            # As the real TokenStore does: a refused grant is flagged, then reported as lost.
+            reason = f"refresh refused: {resp.json().get('error', resp.status_code)}"
+            self.mark_lost(reason)
+            raise XeroConnectionLostError(reason)
         body = resp.json()
         return body["access_token"], body["refresh_token"]
 

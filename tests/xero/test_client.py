@@ -354,8 +354,7 @@ def test_a_revoked_app_with_an_expired_token_marks_the_connection_lost(sandbox, 
     with pytest.raises(XeroConnectionLostError) as caught:
         client.get("Contacts")
     assert RECONNECT_HINT in str(caught.value)
-    assert len(tokens.lost) == 1
-    assert "RefreshRefused" in tokens.lost[0]
+    assert tokens.lost == ["refresh refused: invalid_grant"]
 
 
 def test_a_second_401_after_a_refresh_means_lost(sandbox, client, tokens):
