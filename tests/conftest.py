@@ -17,6 +17,17 @@ def _isolated_home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pacers():
+    """The client's per-organisation pacers live for the process; the sandbox keeps its
+    tenant id across resets, so each test starts with an empty budget of its own."""
+    from xero_pipelines.xero.pacing import reset_pacers
+
+    reset_pacers()
+    yield
+    reset_pacers()
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say how many tests ran on each database backend, so CI logs show PostgreSQL ran."""
     counts: dict[str, dict[str, int]] = {}
