@@ -1,12 +1,8 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL) and the Xero sandbox over HTTP."""
 
-import importlib.util
-
 import pytest
 
-pytest_plugins = ["tests.fixtures.databases"]
-if importlib.util.find_spec("tests.fixtures.sandbox"):  # TODO(lead): unconditional once landed
-    pytest_plugins.append("tests.fixtures.sandbox")
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.sandbox"]
 
 
 @pytest.fixture(autouse=True)
