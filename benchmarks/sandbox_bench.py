@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/sandbox_bench.py           # 100,000 contacts, 1,000,000 invoices
     .venv/bin/python benchmarks/sandbox_bench.py --contacts 10000 --invoices 100000 --quick
 
-Everything runs in this process (the server in a background thread on 127.0.0.1), so the peak
-RSS printed covers the server's state. The run is bounded by --max-seconds for the reads.
+The server runs in its own process on 127.0.0.1 (`python -m xero_pipelines.sandbox`), so the
+latencies do not share a GIL with this client, and its peak RSS (VmHWM) is read from /proc.
+The run is bounded by --max-seconds for the reads; nothing leaves loopback.
 """
 
 from __future__ import annotations
@@ -16,15 +17,51 @@ import json
 import random
 import resource
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from xero_pipelines.sandbox import SandboxServer
-
 REDIRECT = "http://localhost:8765/callback"
+
+
+@contextmanager
+def server_process():
+    """Start the sandbox (rate limits off) as a child process; yield (url, pid)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port),
+                             "--no-rate-limits"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{url}/_sandbox/stats", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("sandbox did not start") from None
+                time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def rss_mib(pid: int, field: str) -> float:
+    """VmHWM (peak) or VmRSS (current) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def connect(url: str) -> dict[str, str]:
@@ -79,15 +116,14 @@ def main() -> None:
     args = ap.parse_args()
     samples = 10 if args.quick else args.samples
 
-    with SandboxServer(rate_limits=False) as server:
-        url = server.url
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with server_process() as (url, pid):
+        rss0 = rss_mib(pid, "VmRSS")
         t = time.perf_counter()
         seeded = requests.post(f"{url}/_sandbox/seed", timeout=600, json={
             "contacts": args.contacts, "invoices": args.invoices, "quotes": args.quotes,
             "seed": args.seed}).json()
         seed_wall = time.perf_counter() - t
-        rss_seeded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_seeded = rss_mib(pid, "VmRSS")
         headers = connect(url)
         http = requests.Session()
         deadline = time.perf_counter() + args.max_seconds
@@ -131,9 +167,9 @@ def main() -> None:
                 print(f"sequential {res} sweep: {records:,} records in {len(lat)} calls, "
                       f"{secs:.1f} s ({records / max(secs, 1e-9):,.0f} records/s, "
                       f"p50 {statistics.median(lat):.1f} ms, p95 {pct(lat, 95):.1f} ms)")
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS: {rss:,.0f} MiB (before seeding {rss0:,.0f} MiB, after seeding "
-              f"{rss_seeded:,.0f} MiB)")
+        print(f"server peak RSS: {rss_mib(pid, 'VmHWM'):,.0f} MiB (idle {rss0:,.0f} MiB, after "
+              f"seeding {rss_seeded:,.0f} MiB); benchmark client peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
         calls = requests.get(f"{url}/_sandbox/stats", timeout=10).json()["calls"]
         print("API calls served:")
         for key, n in sorted(calls.items()):

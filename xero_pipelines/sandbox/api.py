@@ -104,7 +104,7 @@ def _ctx(request: Request) -> Ctx:
     return request.scope["sandbox.ctx"]
 
 
-def _read(fn: Callable[..., dict], *args_from: str) -> Callable[[Request], Any]:
+def _read(fn: Callable[..., Any], *args_from: str) -> Callable[[Request], Any]:
     """A GET endpoint: runs `fn(ctx, *path params, query params, If-Modified-Since)` in a thread."""
 
     async def endpoint(request: Request) -> Response:

@@ -265,4 +265,5 @@ def seed(store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int
         finally:
             conn.executescript(INDEXES)
             conn.execute("ANALYZE")
+            store.changed()
     return SeedResult(contacts, invoices, quotes, time.perf_counter() - started)

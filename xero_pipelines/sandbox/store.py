@@ -44,13 +44,12 @@ CREATE TABLE quotes (
 
 INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS ix_contacts_id ON contacts(contact_id);
-CREATE INDEX IF NOT EXISTS ix_contacts_name ON contacts(tenant, name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS ix_contacts_name ON contacts(tenant, name COLLATE NOCASE, status);
 CREATE INDEX IF NOT EXISTS ix_contacts_number ON contacts(tenant, contact_number);
 CREATE INDEX IF NOT EXISTS ix_contacts_updated ON contacts(tenant, updated_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS ix_invoices_id ON invoices(invoice_id);
-CREATE INDEX IF NOT EXISTS ix_invoices_tenant ON invoices(tenant, pk);
+CREATE INDEX IF NOT EXISTS ix_invoices_scan ON invoices(tenant, pk, status, type, contact_pk);
 CREATE INDEX IF NOT EXISTS ix_invoices_contact ON invoices(contact_pk, type, status);
-CREATE INDEX IF NOT EXISTS ix_invoices_status ON invoices(tenant, status);
 CREATE INDEX IF NOT EXISTS ix_invoices_number ON invoices(tenant, number);
 CREATE INDEX IF NOT EXISTS ix_invoices_updated ON invoices(tenant, updated_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS ix_quotes_id ON quotes(quote_id);
@@ -137,7 +136,62 @@ class Store:
         self.conn = self._connect()
         self.tenants: dict[str, Tenant] = {}
         self._next_tenant_pk = 1
+        self.version = 0
+        self.page_cache: dict[tuple, dict[str, Any]] = {}
         self.reset()
+
+    def changed(self) -> None:
+        """Call after every write: forgets cached counts and page bookmarks."""
+        with self.lock:
+            self.version += 1
+            self.page_cache.clear()
+
+    def page_pks(self, from_sql: str, where_sql: str, args: list[Any], order_sql: str,
+                 pk: str, page: int, size: int) -> tuple[list[int], int]:
+        """Primary keys of one page, and the total count, fast on millions of rows.
+
+        Paging selects keys only (an index-only scan, no join, no row reads for skipped rows),
+        the count is cached until the next write, and when the order is by key the last key of
+        each page served is remembered so that the next page is a keyset seek, not an OFFSET.
+        """
+        with self.lock:
+            key = (from_sql, where_sql, tuple(args), order_sql)
+            entry = self.page_cache.get(key)
+            if entry is None:
+                if len(self.page_cache) > 512:
+                    self.page_cache.clear()
+                (total,) = self.conn.execute(
+                    f"SELECT COUNT(*) FROM {from_sql} WHERE {where_sql}", args).fetchone()
+                entry = self.page_cache[key] = {"total": total, "marks": {}}
+            total = entry["total"]
+            offset = (page - 1) * size
+            if offset >= total:
+                return [], total
+            by_key = order_sql == pk
+            mark = entry["marks"].get((page - 1, size)) if by_key else None
+            if mark is not None:
+                rows = self.conn.execute(
+                    f"SELECT {pk} FROM {from_sql} WHERE {where_sql} AND {pk} > ? "
+                    f"ORDER BY {order_sql} LIMIT ?", [*args, mark, size]).fetchall()
+            else:
+                rows = self.conn.execute(
+                    f"SELECT {pk} FROM {from_sql} WHERE {where_sql} ORDER BY {order_sql} "
+                    "LIMIT ? OFFSET ?", [*args, size, offset]).fetchall()
+            pks = [r[0] for r in rows]
+            if by_key and pks:
+                entry["marks"][(page, size)] = pks[-1]
+            return pks, total
+
+    def rows_by_pk(self, select_sql: str, pk: str, pks: list[int]) -> list[tuple]:
+        """Full rows for `pks`, in the order given (`select_sql` ends before WHERE)."""
+        if not pks:
+            return []
+        with self.lock:
+            rows = self.conn.execute(
+                f"{select_sql} WHERE {pk} IN ({','.join('?' * len(pks))})", pks).fetchall()
+        order = {p: i for i, p in enumerate(pks)}
+        rows.sort(key=lambda r: order[r[0]])
+        return rows
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
@@ -157,6 +211,8 @@ class Store:
             self.conn.executescript(INDEXES)
             self.tenants.clear()
             self._next_tenant_pk = 1
+            self.version += 1
+            self.page_cache.clear()
             return self.add_tenant(DEFAULT_TENANT_NAME, seed=0)
 
     def add_tenant(self, name: str, seed: int | None = None) -> Tenant:

@@ -12,9 +12,10 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
-_MARK = "\x00N"
+MARK = "\x00N"
 _MARK_RE = re.compile(r'"\\u0000N([^"]*)"')
 _MSDATE_RE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 CENT = Decimal("0.01")
@@ -24,14 +25,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def num(value: Decimal | int | float, places: int = 2) -> str:
     """A JSON number with exactly `places` decimals (Xero prints money as 760.00)."""
     q = Decimal(1).scaleb(-places)
-    return _MARK + str(Decimal(value).quantize(q, rounding=ROUND_HALF_UP))
+    return MARK + str(Decimal(value).quantize(q, rounding=ROUND_HALF_UP))
 
 
 def cents(value: int) -> str:
     """A money number from integer cents, without Decimal arithmetic (hot path for big pages)."""
     sign = "-" if value < 0 else ""
     value = abs(value)
-    return f"{_MARK}{sign}{value // 100}.{value % 100:02d}"
+    return f"{MARK}{sign}{value // 100}.{value % 100:02d}"
 
 
 def dumps(obj: Any) -> bytes:
@@ -53,6 +54,7 @@ def day_ms(d: date) -> int:
     return int((datetime(d.year, d.month, d.day, tzinfo=UTC) - EPOCH).total_seconds()) * 1000
 
 
+@lru_cache(maxsize=8192)
 def ms_to_iso(ms: int) -> str:
     """`DateString`-style local form Xero also returns (`2026-11-25T00:00:00`)."""
     return (EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S")

@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring as js  # C-accelerated JSON string quoting
 from typing import Any
 
 from starlette.responses import Response
@@ -45,8 +46,9 @@ class XeroError(Exception):
 
 
 def xero_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status, headers=headers,
-                    media_type="application/json; charset=utf-8")
+    """A JSON response; `body` may already be serialised (bytes from `envelope_raw`)."""
+    raw = body if isinstance(body, bytes) else dumps(body)
+    return Response(raw, status, headers=headers, media_type="application/json; charset=utf-8")
 
 
 def envelope(key: str, items: list[dict[str, Any]], page: dict[str, int] | None = None) -> dict:
@@ -59,6 +61,13 @@ def envelope(key: str, items: list[dict[str, Any]], page: dict[str, int] | None 
         body["pagination"] = page
     body[key] = items
     return body
+
+
+def envelope_raw(key: str, fragments: list[str], page: dict[str, int] | None = None) -> bytes:
+    """`envelope` for items already rendered as JSON text (the fast path for big pages)."""
+    head = dumps(envelope(key, [], page)).decode("utf-8")
+    assert head.endswith("[]}")
+    return (head[:-2] + ",".join(fragments) + "]}").encode("utf-8")
 
 
 def validation_error(elements: list[dict[str, Any]]) -> XeroError:
@@ -231,22 +240,67 @@ def compute_lines(
     return out, sub, tax_total, sub + tax_total
 
 
-def render_lines(stored: str, owner_id: str, unitdp: int = 2) -> list[dict[str, Any]]:
-    """Stored JSON lines to Xero's LineItems (ids of generated lines are derived, not stored)."""
-    from ..xero_json import num
+def _fixed(text: str, places: int) -> str:
+    """A stored decimal string as a JSON number with `places` decimals (fast path: as stored)."""
+    from ..xero_json import MARK, num
 
+    dot = text.find(".")
+    if dot > 0 and len(text) - dot - 1 == places:
+        return MARK + text
+    return num(Decimal(text), places)
+
+
+def plain_fixed(text: str, places: int) -> str:
+    """Like `_fixed` but as bare JSON number text, for hand-built JSON."""
+    dot = text.find(".")
+    if dot > 0 and len(text) - dot - 1 == places:
+        return text
+    q = Decimal(1).scaleb(-places)
+    return str(Decimal(text).quantize(q, ROUND_HALF_UP))
+
+
+def lines_json(stored: str, owner_id: str, unitdp: int = 2) -> str:
+    """Stored lines as the JSON text of Xero's `LineItems` (same content as `render_lines`)."""
     out = []
     for i, ln in enumerate(json.loads(stored)):
-        line_id = ln[0] or str(uuid.uuid5(uuid.NAMESPACE_OID, f"{owner_id}/{i}"))
+        parts = [
+            f'{{"LineItemID":"{ln[0] or derived_id(owner_id, i)}","Description":{js(ln[1])},'
+            f'"Quantity":{plain_fixed(ln[2], 4)},'
+            f'"UnitAmount":{plain_fixed(ln[3], 4 if unitdp == 4 else 2)},'
+            f'"TaxType":{js(ln[5])},"TaxAmount":{plain_fixed(ln[6], 2)},'
+            f'"LineAmount":{plain_fixed(ln[7], 2)},"Tracking":[]'
+        ]
+        if ln[4] is not None:
+            parts.append(f',"AccountCode":{js(ln[4])}')
+        if ln[8] is not None:
+            parts.append(f',"DiscountRate":{plain_fixed(ln[8], 2)}')
+        if len(ln) > 9 and ln[9]:
+            parts.append(f',"ItemCode":{js(str(ln[9]))}')
+        parts.append("}")
+        out.append("".join(parts))
+    return "[" + ",".join(out) + "]"
+
+
+def derived_id(owner_id: str, index: int) -> str:
+    """A stable, unique LineItemID for generated lines without storing one (cheaper than uuid5)."""
+    tail = (int(owner_id[-12:], 16) ^ (0x9E3779B97F4A * (index + 1))) & 0xFFFFFFFFFFFF
+    return f"{owner_id[:-12]}{tail:012x}"
+
+
+def render_lines(stored: str, owner_id: str, unitdp: int = 2) -> list[dict[str, Any]]:
+    """Stored JSON lines to Xero's LineItems (ids of generated lines are derived, not stored)."""
+    out = []
+    for i, ln in enumerate(json.loads(stored)):
+        line_id = ln[0] or derived_id(owner_id, i)
         item: dict[str, Any] = {
-            "LineItemID": line_id, "Description": ln[1], "Quantity": num(Decimal(ln[2]), 4),
-            "UnitAmount": num(Decimal(ln[3]), 4 if unitdp == 4 else 2), "TaxType": ln[5],
-            "TaxAmount": num(Decimal(ln[6])), "LineAmount": num(Decimal(ln[7])), "Tracking": [],
+            "LineItemID": line_id, "Description": ln[1], "Quantity": _fixed(ln[2], 4),
+            "UnitAmount": _fixed(ln[3], 4 if unitdp == 4 else 2), "TaxType": ln[5],
+            "TaxAmount": _fixed(ln[6], 2), "LineAmount": _fixed(ln[7], 2), "Tracking": [],
         }
         if ln[4] is not None:
             item["AccountCode"] = ln[4]
         if ln[8] is not None:
-            item["DiscountRate"] = num(Decimal(ln[8]))
+            item["DiscountRate"] = _fixed(ln[8], 2)
         if len(ln) > 9 and ln[9]:
             item["ItemCode"] = ln[9]
         out.append(item)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .. import where as where_lang
-from ..xero_json import msdate, now_ms, num, parse_http_datetime
+from ..xero_json import CENT, dumps, msdate, now_ms, parse_http_datetime
 from .common import (
     Ctx,
     XeroError,
-    envelope,
+    envelope_raw,
     flag,
     is_guid,
+    js,
     not_found,
     pagination,
     paging,
@@ -63,9 +64,16 @@ def order_clause(order: str | None, fields: dict[str, str], default: str) -> str
     return ", ".join(parts) + ", pk"
 
 
-def balances(ctx: Ctx, pks: list[int]) -> dict[int, dict[str, dict[str, Decimal]]]:
-    """Outstanding and overdue amounts per contact (base currency) from AUTHORISED invoices."""
-    out: dict[int, dict[str, dict[str, Decimal]]] = {}
+Balance = dict[str, dict[str, Decimal]]
+
+
+def balances(ctx: Ctx, pks: list[int]) -> dict[int, Balance]:
+    """Outstanding and overdue amounts per contact (base currency) from AUTHORISED invoices.
+
+    Summed in SQL per contact, type and currency rate (integer cents), then converted to the
+    base currency with Decimal; one query per 900 contacts.
+    """
+    out: dict[int, Balance] = {}
     if not pks:
         return out
     today = now_ms() // 86_400_000 * 86_400_000
@@ -73,66 +81,98 @@ def balances(ctx: Ctx, pks: list[int]) -> dict[int, dict[str, dict[str, Decimal]
     for chunk in range(0, len(pks), 900):
         ids = pks[chunk:chunk + 900]
         rows = ctx.store.conn.execute(
-            f"SELECT contact_pk, type, due_ms, total - paid, rate FROM invoices "
+            f"SELECT contact_pk, type, rate, SUM(total - paid), "
+            f"SUM(CASE WHEN due_ms < ? THEN total - paid ELSE 0 END) FROM invoices "
             f"WHERE contact_pk IN ({','.join('?' * len(ids))}) AND status = 'AUTHORISED' "
-            f"AND type IN ('ACCREC', 'ACCPAY')", ids,
+            f"AND type IN ('ACCREC', 'ACCPAY') GROUP BY contact_pk, type, rate", [today, *ids],
         ).fetchall()
-        for pk, typ, due, due_cents, rate in rows:
+        for pk, typ, rate, outstanding, overdue in rows:
             side = "AccountsReceivable" if typ == "ACCREC" else "AccountsPayable"
-            amount = Decimal(due_cents) / 100
-            if rate and rate not in ("1", "1.0"):
-                amount = amount / Decimal(rate)
+            factor = Decimal(rate) if rate and rate not in ("1", "1.0") else None
             b = out.setdefault(pk, {
                 "AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
                 "AccountsPayable": {"Outstanding": zero, "Overdue": zero},
             })
-            b[side]["Outstanding"] += amount
-            if due is not None and due < today:
-                b[side]["Overdue"] += amount
+            for key, value in (("Outstanding", outstanding), ("Overdue", overdue)):
+                amount = Decimal(value) / 100
+                b[side][key] += amount / factor if factor else amount
     return out
 
 
-def render(row: tuple, bal: dict | None, summary: bool = False) -> dict[str, Any]:
+_DEFAULT_ADDRESSES = '[{"AddressType":"POBOX"},{"AddressType":"STREET"}]'
+_DEFAULT_PHONES = ('[{"PhoneType":"DDI"},{"PhoneType":"DEFAULT"},{"PhoneType":"FAX"},'
+                   '{"PhoneType":"MOBILE"}]')
+_ZERO_BALANCES = ('{"AccountsReceivable":{"Outstanding":0.00,"Overdue":0.00},'
+                  '"AccountsPayable":{"Outstanding":0.00,"Overdue":0.00}}')
+
+
+def _amount(d: Decimal) -> str:
+    return str(d.quantize(CENT, ROUND_HALF_UP))
+
+
+def fragment(row: tuple, bal: Balance | None, summary: bool = False,
+             status_attribute: str | None = None) -> str:
+    """One contact as Xero's JSON text, built directly (stored extras are spliced in as JSON)."""
     (_pk, contact_id, name, first, last, email, number, account_number, status,
      is_customer, is_supplier, updated, extra) = row
-    c: dict[str, Any] = {"ContactID": contact_id, "ContactStatus": status, "Name": name}
+    p = [f'{{"ContactID":"{contact_id}","ContactStatus":"{status}","Name":{js(name)}']
     if first:
-        c["FirstName"] = first
+        p.append(f',"FirstName":{js(first)}')
     if last:
-        c["LastName"] = last
+        p.append(f',"LastName":{js(last)}')
     if email:
-        c["EmailAddress"] = email
+        p.append(f',"EmailAddress":{js(email)}')
     if number:
-        c["ContactNumber"] = number
+        p.append(f',"ContactNumber":{js(number)}')
     if account_number:
-        c["AccountNumber"] = account_number
-    c["UpdatedDateUTC"] = msdate(updated)
-    c["IsSupplier"] = bool(is_supplier)
-    c["IsCustomer"] = bool(is_customer)
-    c["HasAttachments"] = False
-    if summary:
-        return c
-    ext = json.loads(extra) if extra else {}
-    c["BankAccountDetails"] = ext.pop("BankAccountDetails", "")
-    c["Addresses"] = ext.pop("Addresses", [{"AddressType": "POBOX"}, {"AddressType": "STREET"}])
-    c["Phones"] = ext.pop("Phones", [{"PhoneType": t} for t in ("DDI", "DEFAULT", "FAX", "MOBILE")])
-    c["ContactPersons"] = ext.pop("ContactPersons", [])
-    c.update(ext)
-    c["ContactGroups"] = []
-    zero = Decimal(0)
-    b = bal or {"AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
-                "AccountsPayable": {"Outstanding": zero, "Overdue": zero}}
-    c["Balances"] = {side: {k: num(v) for k, v in vals.items()} for side, vals in b.items()}
-    c["HasValidationErrors"] = False
-    return c
+        p.append(f',"AccountNumber":{js(account_number)}')
+    p.append(f',"UpdatedDateUTC":"{msdate(updated)}","IsSupplier":{_bool(is_supplier)},'
+             f'"IsCustomer":{_bool(is_customer)},"HasAttachments":false')
+    if not summary:
+        ext = extra or "{}"
+        if '"BankAccountDetails"' not in ext:
+            p.append(',"BankAccountDetails":""')
+        if '"Addresses"' not in ext:
+            p.append(f',"Addresses":{_DEFAULT_ADDRESSES}')
+        if '"Phones"' not in ext:
+            p.append(f',"Phones":{_DEFAULT_PHONES}')
+        if '"ContactPersons"' not in ext:
+            p.append(',"ContactPersons":[]')
+        inner = ext.strip()[1:-1].strip()
+        if inner:
+            p.append("," + inner)
+        if bal:
+            ar, ap = bal["AccountsReceivable"], bal["AccountsPayable"]
+            balances_json = (
+                f'{{"AccountsReceivable":{{"Outstanding":{_amount(ar["Outstanding"])},'
+                f'"Overdue":{_amount(ar["Overdue"])}}},"AccountsPayable":{{'
+                f'"Outstanding":{_amount(ap["Outstanding"])},"Overdue":{_amount(ap["Overdue"])}}}}}')
+        else:
+            balances_json = _ZERO_BALANCES
+        p.append(f',"ContactGroups":[],"Balances":{balances_json},"HasValidationErrors":false')
+    if status_attribute:
+        p.append(f',"StatusAttributeString":"{status_attribute}"')
+    p.append("}")
+    return "".join(p)
 
 
-def render_rows(ctx: Ctx, rows: list[tuple], summary: bool = False) -> list[dict[str, Any]]:
+def _bool(v: Any) -> str:
+    return "true" if v else "false"
+
+
+def render(row: tuple, bal: Balance | None, summary: bool = False) -> dict[str, Any]:
+    """`fragment` as a dict."""
+    return json.loads(fragment(row, bal, summary))
+
+
+def render_rows(ctx: Ctx, rows: list[tuple], summary: bool = False,
+                status_attribute: str | None = None) -> list[str]:
+    """JSON fragments for rows, with balances fetched for the whole page in one go."""
     bal = {} if summary else balances(ctx, [r[0] for r in rows])
-    return [render(r, bal.get(r[0]), summary) for r in rows]
+    return [fragment(r, bal.get(r[0]), summary, status_attribute) for r in rows]
 
 
-def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> dict:
+def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> bytes:
     conds, args = ["tenant = ?"], [ctx.tenant.pk]
     if not flag(params, "includeArchived") and not params.get("IDs"):
         conds.append("status != 'ARCHIVED'")
@@ -165,13 +205,12 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
         if pg is None:
             rows = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} "
                                 f"ORDER BY {order}", args).fetchall()
-            return envelope("Contacts", render_rows(ctx, rows, flag(params, "summaryOnly")))
+            return envelope_raw("Contacts", render_rows(ctx, rows, flag(params, "summaryOnly")))
         page, size = pg
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM contacts WHERE {where_sql}", args).fetchone()
-        rows = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} ORDER BY {order} "
-                            f"LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]).fetchall()
+        pks, total = ctx.store.page_pks("contacts", where_sql, args, order, "pk", page, size)
+        rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM contacts", "pk", pks)
         items = render_rows(ctx, rows, flag(params, "summaryOnly"))
-    return envelope("Contacts", items, pagination(page, size, total))
+    return envelope_raw("Contacts", items, pagination(page, size, total))
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:
@@ -184,12 +223,12 @@ def find_row(ctx: Ctx, ident: str) -> tuple | None:
                         "ORDER BY pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
 
 
-def get_contact(ctx: Ctx, ident: str) -> dict:
+def get_contact(ctx: Ctx, ident: str) -> bytes:
     with ctx.store.lock:
         row = find_row(ctx, ident)
         if row is None:
             raise not_found()
-        return envelope("Contacts", render_rows(ctx, [row]))
+        return envelope_raw("Contacts", render_rows(ctx, [row]))
 
 
 # ---- writes ----------------------------------------------------------------------------------
@@ -339,7 +378,7 @@ def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | No
 
 
 def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
-                   path_id: str | None = None) -> dict:
+                   path_id: str | None = None) -> bytes:
     """PUT (create only) / POST (update or create) / POST {id}; one transaction per call.
 
     With summarizeErrors (the default) one bad element fails the whole call with 400 and
@@ -375,6 +414,7 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
                 raise validation_error([_error_element(el, errs) for _, el, errs in results
                                         if errs])
             store.conn.execute("COMMIT")
+            store.changed()
         except XeroError:
             if store.conn.in_transaction:
                 store.conn.execute("ROLLBACK")
@@ -384,16 +424,12 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
                 store.conn.execute("ROLLBACK")
             raise
         out = []
-        rendered = render_rows(ctx, [r for r, _, e in results if not e and r is not None])
+        rendered = render_rows(ctx, [r for r, _, e in results if not e and r is not None],
+                               status_attribute="OK")
         it = iter(rendered)
         for _row, el, errs in results:
-            if errs:
-                out.append(_error_element(el, errs))
-            else:
-                c = next(it)
-                c["StatusAttributeString"] = "OK"
-                out.append(c)
-    return envelope("Contacts", out)
+            out.append(dumps(_error_element(el, errs)).decode("utf-8") if errs else next(it))
+    return envelope_raw("Contacts", out)
 
 
 def _error_element(el: dict, errors: list[str]) -> dict:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from .. import where as where_lang
-from ..xero_json import cents, ms_to_iso, msdate, num, parse_http_datetime
+from ..xero_json import dumps, ms_to_iso, msdate, parse_http_datetime
 from .common import (
     Ctx,
-    envelope,
+    derived_id,
+    envelope_raw,
     flag,
     is_guid,
+    js,
+    lines_json,
     not_found,
     pagination,
     paging,
     query_error,
-    render_lines,
     text,
     validation_error,
 )
@@ -47,62 +50,74 @@ TRANSITIONS = {
 }
 
 
-def render(row: tuple, *, lines: bool = True, summary: bool = False,
-           unitdp: int = 2) -> dict[str, Any]:
+@lru_cache(maxsize=256)
+def _rate(rate: str | None) -> str:
+    return str(Decimal(rate or "1").quantize(Decimal("0.000001"), ROUND_HALF_UP))
+
+
+def _money(c: int) -> str:
+    return f"-{(-c) // 100}.{(-c) % 100:02d}" if c < 0 else f"{c // 100}.{c % 100:02d}"
+
+
+def fragment(row: tuple, *, lines: bool = True, summary: bool = False, unitdp: int = 2,
+             status_attribute: str | None = None) -> str:
+    """One invoice as Xero's JSON text, built directly: a page of 1,000 renders in a few ms.
+
+    Field order and content follow Xero's Invoice; `render` is the same as a dict.
+    """
     (_pk, invoice_id, typ, _contact_pk, status, number, reference, date_ms, due_ms, cur, rate,
      lat, sub, tax, total, paid, paid_on, updated, _by_app, stored_lines, extra,
      contact_id, contact_name) = row
-    inv: dict[str, Any] = {"Type": typ, "InvoiceID": invoice_id}
+    rate_s = _rate(rate)
+    p = [f'{{"Type":"{typ}","InvoiceID":"{invoice_id}"']
     if number:
-        inv["InvoiceNumber"] = number
+        p.append(f',"InvoiceNumber":{js(number)}')
     if reference:
-        inv["Reference"] = reference
+        p.append(f',"Reference":{js(reference)}')
     if not summary:
-        inv["Payments"] = []
         if paid:
-            inv["Payments"] = [{
-                "PaymentID": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{invoice_id}/payment")),
-                "Date": msdate(paid_on or date_ms or updated), "Amount": cents(paid),
-                "CurrencyRate": num(Decimal(rate or "1"), 6), "HasAccount": False,
-                "HasValidationErrors": False,
-            }]
-        inv["Prepayments"] = []
-        inv["Overpayments"] = []
-    inv["AmountDue"] = cents(total - paid if status not in ("VOIDED", "DELETED") else 0)
-    inv["AmountPaid"] = cents(paid)
-    inv["AmountCredited"] = cents(0)
-    inv["CurrencyRate"] = num(Decimal(rate or "1"), 6)
-    inv["IsDiscounted"] = False
-    inv["HasAttachments"] = False
-    inv["HasErrors"] = False
-    inv["Contact"] = {"ContactID": contact_id, "Name": contact_name}
+            pay_id = derived_id(invoice_id, 999)
+            p.append(f',"Payments":[{{"PaymentID":"{pay_id}",'
+                     f'"Date":"{msdate(paid_on or date_ms or updated)}","Amount":{_money(paid)},'
+                     f'"CurrencyRate":{rate_s},"HasAccount":false,"HasValidationErrors":false}}]')
+        else:
+            p.append(',"Payments":[]')
+        p.append(',"Prepayments":[],"Overpayments":[]')
+    due = total - paid if status not in ("VOIDED", "DELETED") else 0
+    p.append(f',"AmountDue":{_money(due)},"AmountPaid":{_money(paid)},"AmountCredited":0.00,'
+             f'"CurrencyRate":{rate_s},"IsDiscounted":false,"HasAttachments":false,'
+             f'"HasErrors":false,"Contact":{{"ContactID":"{contact_id}",'
+             f'"Name":{js(contact_name)}}}')
     if date_ms is not None:
-        inv["DateString"] = ms_to_iso(date_ms)
-        inv["Date"] = msdate(date_ms)
+        p.append(f',"DateString":"{ms_to_iso(date_ms)}","Date":"{msdate(date_ms)}"')
     if due_ms is not None:
-        inv["DueDateString"] = ms_to_iso(due_ms)
-        inv["DueDate"] = msdate(due_ms)
-    inv["Status"] = status
-    inv["LineAmountTypes"] = lat
+        p.append(f',"DueDateString":"{ms_to_iso(due_ms)}","DueDate":"{msdate(due_ms)}"')
+    p.append(f',"Status":"{status}","LineAmountTypes":"{lat}"')
     if lines and not summary:
-        inv["LineItems"] = render_lines(stored_lines, invoice_id, unitdp)
-    inv["SubTotal"] = cents(sub)
-    inv["TotalTax"] = cents(tax)
-    inv["Total"] = cents(total)
-    inv["UpdatedDateUTC"] = msdate(updated)
-    inv["CurrencyCode"] = cur
+        p.append(f',"LineItems":{lines_json(stored_lines, invoice_id, unitdp)}')
+    p.append(f',"SubTotal":{_money(sub)},"TotalTax":{_money(tax)},"Total":{_money(total)},'
+             f'"UpdatedDateUTC":"{msdate(updated)}","CurrencyCode":{js(cur)}')
     if status == "PAID" and paid_on:
-        inv["FullyPaidOnDate"] = msdate(paid_on)
+        p.append(f',"FullyPaidOnDate":"{msdate(paid_on)}"')
     if extra:
-        inv.update(json.loads(extra))
-    return inv
+        for key, value in json.loads(extra).items():
+            p.append(f",{js(key)}:{json.dumps(value)}")
+    if status_attribute:
+        p.append(f',"StatusAttributeString":"{status_attribute}"')
+    p.append("}")
+    return "".join(p)
+
+
+def render(row: tuple, **kw: Any) -> dict[str, Any]:
+    """`fragment` as a dict (for callers that want to inspect an invoice)."""
+    return json.loads(fragment(row, **kw))
 
 
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> dict:
+def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> bytes:
     conds, args = ["i.tenant = ?"], [ctx.tenant.pk]
     if params.get("where"):
         try:
@@ -137,20 +152,19 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     summary = flag(params, "summaryOnly")
     where_sql = " AND ".join(conds)
     pg = paging(params)
-    with ctx.store.lock:
-        conn = ctx.store.conn
-        if pg is None:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}",
-                                args).fetchall()
-            return envelope("Invoices", [render(r, lines=False, summary=summary) for r in rows])
-        page, size = pg
-        count_from = FROM if "c." in where_sql else "invoices i"
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM {count_from} WHERE {where_sql}",
-                                args).fetchone()
-        rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order} "
-                            "LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]).fetchall()
-    items = [render(r, summary=summary, unitdp=unitdp) for r in rows]
-    return envelope("Invoices", items, pagination(page, size, total))
+    if pg is None:
+        with ctx.store.lock:
+            rows = ctx.store.conn.execute(
+                f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}", args
+            ).fetchall()
+        return envelope_raw("Invoices", [fragment(r, lines=False, summary=summary)
+                                         for r in rows])
+    page, size = pg
+    from_sql = FROM if "c." in where_sql or "c." in order else "invoices i"
+    pks, total = ctx.store.page_pks(from_sql, where_sql, args, order, "i.pk", page, size)
+    rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM {FROM}", "i.pk", pks)
+    items = [fragment(r, summary=summary, unitdp=unitdp) for r in rows]
+    return envelope_raw("Invoices", items, pagination(page, size, total))
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:
@@ -163,12 +177,12 @@ def find_row(ctx: Ctx, ident: str) -> tuple | None:
                         "ORDER BY i.pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
 
 
-def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> dict:
+def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> bytes:
     with ctx.store.lock:
         row = find_row(ctx, ident)
     if row is None:
         raise not_found()
-    return envelope("Invoices", [render(row, unitdp=4 if params.get("unitdp") == "4" else 2)])
+    return envelope_raw("Invoices", [fragment(row, unitdp=4 if params.get("unitdp") == "4" else 2)])
 
 
 def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
@@ -275,7 +289,7 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
 
 
 def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
-                   unitdp: int = 2, path_id: str | None = None) -> dict:
+                   unitdp: int = 2, path_id: str | None = None) -> bytes:
     """PUT / POST / POST {InvoiceID}; see `contacts.write_contacts` for summarizeErrors."""
     store = ctx.store
     results: list[tuple[tuple | None, dict, list[str]]] = []
@@ -299,6 +313,7 @@ def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
             if any(e for _, _, e in results) and summarize:
                 raise validation_error([_error_element(el, e) for _, el, e in results if e])
             store.conn.execute("COMMIT")
+            store.changed()
         except BaseException:
             if store.conn.in_transaction:
                 store.conn.execute("ROLLBACK")
@@ -307,12 +322,10 @@ def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
     out = []
     for row, el, errs in results:
         if errs:
-            out.append(_error_element(el, errs))
+            out.append(dumps(_error_element(el, errs)).decode("utf-8"))
         else:
-            inv = render(row, unitdp=unitdp)  # type: ignore[arg-type]
-            inv["StatusAttributeString"] = "OK"
-            out.append(inv)
-    return envelope("Invoices", out)
+            out.append(fragment(row, unitdp=unitdp, status_attribute="OK"))  # type: ignore[arg-type]
+    return envelope_raw("Invoices", out)
 
 
 def _error_element(el: dict, errors: list[str]) -> dict:

@@ -107,10 +107,9 @@ def list_quotes(ctx: Ctx, params: dict[str, str], if_modified_since: str | None)
             rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}",
                                 args).fetchall()
             return envelope("Quotes", [render(r) for r in rows])
-        page, size = pg[0], min(pg[1], 100) if "pageSize" not in params else pg[1]
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM {FROM} WHERE {where_sql}", args).fetchone()
-        rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order} "
-                            "LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]).fetchall()
+        page, size = pg
+        pks, total = ctx.store.page_pks(FROM, where_sql, args, order, "q.pk", page, size)
+        rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM {FROM}", "q.pk", pks)
     return envelope("Quotes", [render(r) for r in rows], pagination(page, size, total))
 
 
@@ -223,6 +222,7 @@ def write_quotes(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: b
             if any(e for _, _, e in results) and summarize:
                 raise validation_error([_error_element(el, e) for _, el, e in results if e])
             store.conn.execute("COMMIT")
+            store.changed()
         except BaseException:
             if store.conn.in_transaction:
                 store.conn.execute("ROLLBACK")
