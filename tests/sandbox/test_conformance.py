@@ -333,3 +333,19 @@ def test_validator_rejects_a_broken_body(check: Checker) -> None:
     with pytest.raises(Exception, match=r"(?i)invalid|validat"):
         check.validators["accounting"].validate_response(RequestsOpenAPIRequest(r.request),
                                                         RequestsOpenAPIResponse(broken))
+
+
+def test_token_response_matches_identity_schema(sandbox: SandboxClient,
+                                                raw_specs: dict[str, dict[str, Any]]) -> None:
+    """`/connect/token` is not a path in Xero's identity file, but `AccessToken` is a schema."""
+    from openapi_schema_validator import OAS30Validator
+
+    schema = dict(raw_specs["identity"]["components"]["schemas"]["AccessToken"])
+    schema["required"] = ["access_token", "refresh_token", "expires_in", "token_type", "id_token"]
+    conn = sandbox.connect()
+    OAS30Validator(schema).validate(conn.tokens)
+    refreshed = requests.post(f"{sandbox.url}/connect/token", auth=("sandbox", "sandbox"),
+                              timeout=10, data={"grant_type": "refresh_token",
+                                                "refresh_token": conn.refresh_token}).json()
+    OAS30Validator(schema).validate(refreshed)
+    assert isinstance(refreshed["expires_in"], int)
