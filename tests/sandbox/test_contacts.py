@@ -181,3 +181,10 @@ def test_balances_from_invoices(api: Api) -> None:
     # 2 x 100 + 15% GST = 230 per invoice; only AUTHORISED counts; one is overdue
     assert got["AccountsReceivable"] == {"Outstanding": 460.0, "Overdue": 230.0}
     assert got["AccountsPayable"] == {"Outstanding": 0.0, "Overdue": 0.0}
+
+
+def test_where_string_escapes_keep_non_ascii(api: Api) -> None:
+    for name in ('Zoë "Q" Søn', "Ünïcode \\ back", "Plain Māori"):
+        create_contact(api, name)
+        literal = name.replace("\\", "\\\\").replace('"', '\\"')
+        assert names(api.get("Contacts", params={"where": f'Name=="{literal}"'})) == [name]

@@ -158,7 +158,7 @@ class _Parser:
     def value(self) -> Any:
         kind, tok = self.take()
         if kind == "str":
-            return bytes(tok[1:-1], "utf-8").decode("unicode_escape") if "\\" in tok else tok[1:-1]
+            return _unescape(tok[1:-1])
         if kind == "num":
             return float(tok) if "." in tok else int(tok)
         if kind == "word":
@@ -184,6 +184,15 @@ class _Parser:
                 except (TypeError, ValueError) as exc:
                     raise WhereError("invalid DateTime") from exc
         raise WhereError(f"unexpected value {tok!r}")
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(body: str) -> str:
+    """C#-style escapes inside a string literal (\\" \\\\ \\n ...); other text kept as is."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 _METHODS = {"Contains", "StartsWith", "EndsWith", "ToLower", "ToUpper"}
