@@ -52,6 +52,8 @@ SALES_LINES = [("Consulting services", "200"), ("Monthly support retainer", "200
 PURCHASE_LINES = [("Office supplies", "453"), ("Advertising campaign", "400"),
                   ("Contractor services", "412"), ("Rent - office", "469"),
                   ("Internet & phone", "489"), ("Travel - client visit", "493")]
+_SALES_JSON = [(json.dumps(d, ensure_ascii=False), c) for d, c in SALES_LINES]
+_PURCHASE_JSON = [(json.dumps(d, ensure_ascii=False), c) for d, c in PURCHASE_LINES]
 CURRENCIES = [("NZD", "1", 0.85), ("AUD", "0.91", 0.07), ("USD", "0.60", 0.05),
               ("GBP", "0.47", 0.03)]
 
@@ -127,7 +129,7 @@ def _contacts(rng: random.Random, tenant: Tenant, n: int, now: int) -> Iterator[
 
 def _lines(rng: random.Random, sale: bool, lat: str) -> tuple[str, int, int, int]:
     """JSON lines plus (sub, tax, total) in cents, with Xero's per-line rounding."""
-    catalogue = SALES_LINES if sale else PURCHASE_LINES
+    catalogue = _SALES_JSON if sale else _PURCHASE_JSON
     parts, sub, tax_total = [], 0, 0
     for _ in range(1 + int(rng.random() * 3)):
         desc, code = catalogue[int(rng.random() * len(catalogue))]
@@ -141,7 +143,7 @@ def _lines(rng: random.Random, sale: bool, lat: str) -> tuple[str, int, int, int
             tax = (line * 15 + 50) // 100 if lat == "Exclusive" else (line * 30 + 115) // 230
         sub += line - tax if lat == "Inclusive" else line
         tax_total += tax
-        parts.append(f'[null,{json.dumps(desc, ensure_ascii=False)},"{qty}.0000",'
+        parts.append(f'[null,{desc},"{qty}.0000",'
                      f'"{_money(unit)}","{code}","{tax_type}","{_money(tax)}","{_money(line)}",'
                      "null,null]")
     return "[" + ",".join(parts) + "]", sub, tax_total, sub + tax_total
