@@ -223,3 +223,13 @@ def test_tenant_added_after_consent_needs_new_consent(sandbox: SandboxClient) ->
     assert requests.get(url, headers=conn.headers(other), timeout=10).status_code == 403
     conn2 = sandbox.connect()
     assert requests.get(url, headers=conn2.headers(other), timeout=10).status_code == 200
+
+
+def test_code_exchange_needs_the_same_redirect_uri(sandbox: SandboxClient) -> None:
+    code = _code(sandbox)
+    r = _token(sandbox, grant_type="authorization_code", code=code, code_verifier="v" * 50)
+    assert r.json()["error"] == "invalid_grant"
+    code = _code(sandbox)
+    r = _token(sandbox, grant_type="authorization_code", code=code, code_verifier="v" * 50,
+               redirect_uri="http://localhost:9999/other")
+    assert r.json()["error"] == "invalid_grant"

@@ -185,7 +185,7 @@ class Identity:
             if c is None or c.used or now > c.expires:
                 return None, "invalid_grant"
             c.used = True
-            if redirect_uri is not None and redirect_uri != c.redirect_uri:
+            if redirect_uri != c.redirect_uri:  # required, and must match the authorize one
                 return None, "invalid_grant"
             if c.challenge:
                 if not verifier:
