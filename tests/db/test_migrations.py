@@ -180,3 +180,68 @@ def test_money_round_trips_exactly_and_timestamps_are_utc(db_engine):
         assert summary.computed_at.utcoffset().total_seconds() == 0
         request = session.query(XeroExportRequest).one()
         assert abs(request.requested_at - datetime.now(UTC)).total_seconds() < 120
+
+
+@pytest.mark.parametrize("value", ["9999999999999.99", "-0.01", "0.005", "12.345"])
+def test_money_is_exact_and_rounds_like_postgresql(db_engine, value):
+    from sqlalchemy.orm import Session
+
+    with Session(db_engine) as session:
+        session.add(
+            XeroAccountSummary(
+                crm_account_id=1,
+                xero_contact_id="c",
+                balance=Decimal(value),
+                overdue_amount=Decimal(0),
+                total_sales=Decimal(0),
+            )
+        )
+        session.commit()
+    with db_engine.connect() as conn:
+        stored = conn.execute(text("SELECT balance FROM xero_account_summaries")).scalar_one()
+    expected = Decimal(value).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    with Session(db_engine) as session:
+        assert session.get(XeroAccountSummary, 1).balance == expected
+    assert Decimal(str(stored)).quantize(Decimal("0.01")) == expected
+
+
+def test_money_beyond_sqlites_exact_range_is_refused_not_rounded(db_engine):
+    from sqlalchemy.exc import StatementError
+    from sqlalchemy.orm import Session
+
+    huge = Decimal("1234567890123456.78")
+    with Session(db_engine) as session:
+        session.add(
+            XeroAccountSummary(
+                crm_account_id=1,
+                xero_contact_id="c",
+                balance=huge,
+                overdue_amount=Decimal(0),
+                total_sales=Decimal(0),
+            )
+        )
+        if db_engine.dialect.name == "sqlite":
+            with pytest.raises(StatementError, match="cannot store exactly: use PostgreSQL"):
+                session.commit()
+            return
+        session.commit()
+    with Session(db_engine) as session:
+        assert session.get(XeroAccountSummary, 1).balance == huge
+
+
+def test_floats_are_refused_for_money(db_engine):
+    from sqlalchemy.exc import StatementError
+    from sqlalchemy.orm import Session
+
+    with Session(db_engine) as session:
+        session.add(
+            XeroAccountSummary(
+                crm_account_id=1,
+                xero_contact_id="c",
+                balance=0.1,
+                overdue_amount=Decimal(0),
+                total_sales=Decimal(0),
+            )
+        )
+        with pytest.raises(StatementError, match="must be Decimal, not float"):
+            session.commit()
