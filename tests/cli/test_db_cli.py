@@ -84,3 +84,29 @@ def test_downgrade_then_upgrade(empty_db_url, monkeypatch):
     down = runner.invoke(main, ["db", "downgrade", "base"])
     assert down.exit_code == 0 and "revision base" in down.output
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+
+
+def test_url_with_a_bad_port_fails_in_one_line():
+    result = run_cli("db", "upgrade", env={"CRM_DATABASE_URL": "postgresql+psycopg://u@h:port/x"})
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error: CRM_DATABASE_URL is not a database URL")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_revision_fails_in_one_line(db_url, monkeypatch):
+    monkeypatch.setenv("CRM_DATABASE_URL", db_url)
+    result = CliRunner().invoke(main, ["db", "upgrade", "--revision", "bogus"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Can't locate revision identified by 'bogus'"
+
+
+def test_unexpected_errors_are_one_line_with_a_debug_switch(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = {"XERO_PIPELINES_HOME": str(blocker / "home")}
+    result = run_cli("demo", env=env)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "set XERO_PIPELINES_DEBUG=1 for the traceback" in line
+    debug = run_cli("demo", env={**env, "XERO_PIPELINES_DEBUG": "1"})
+    assert "Traceback" in debug.stderr

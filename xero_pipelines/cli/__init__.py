@@ -6,17 +6,39 @@ never as a traceback (see `cli.errors.one_line_errors`).
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from xero_pipelines.cli.connection import connect, disconnect, reconnect, status
 from xero_pipelines.cli.crm import crm
 from xero_pipelines.cli.db import db
 from xero_pipelines.cli.demo import demo
+from xero_pipelines.cli.errors import CliError, describe
 from xero_pipelines.cli.sandbox import sandbox
 from xero_pipelines.cli.settings import settings
 
+DEBUG_ENV = "XERO_PIPELINES_DEBUG"
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class OneLineGroup(click.Group):
+    """Turns any error no command anticipated into one line too (the traceback stays
+    available with XERO_PIPELINES_DEBUG=1), so scripts and people never get a stack."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise CliError(
+                f"{describe(exc)} ({type(exc).__name__}; set {DEBUG_ENV}=1 for the traceback)"
+            ) from None
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xero_pipelines")
 def main() -> None:
     """Keep a CRM and a Xero organisation in step (see README.md)."""

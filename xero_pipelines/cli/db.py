@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from xero_pipelines.cli.errors import one_line_errors
@@ -10,7 +11,7 @@ from xero_pipelines.db import SchemaConflictError, create_db_engine, database_ur
 from xero_pipelines.db.engine import DatabaseUrlError
 from xero_pipelines.db.migrate import current_revision, downgrade
 
-DB_ERRORS = (DatabaseUrlError, SchemaConflictError, SQLAlchemyError, OSError)
+DB_ERRORS = (DatabaseUrlError, SchemaConflictError, SQLAlchemyError, CommandError, OSError)
 
 
 def _describe(url: str) -> str:

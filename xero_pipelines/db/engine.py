@@ -44,7 +44,7 @@ def create_db_engine(url: str | None = None) -> Engine:
     resolved = database_url(url)
     try:
         parsed = make_url(resolved)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise DatabaseUrlError(f"CRM_DATABASE_URL is not a database URL: {exc}") from None
 
     if parsed.get_backend_name() == "sqlite":
