@@ -71,7 +71,8 @@ def test_conflicting_layout_is_reported_not_clobbered(empty_db_url, monkeypatch)
     monkeypatch.setenv("CRM_DATABASE_URL", empty_db_url)
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 1
-    assert "crm_contacts already exists without column(s)" in result.output
+    assert "crm_contacts already exists with a layout the pipeline cannot use" in result.output
+    assert "no column account_id" in result.output
     assert "left untouched" in result.output
     assert [c["name"] for c in inspect(engine).get_columns("crm_contacts")] == ["id", "fullname"]
     engine.dispose()

@@ -245,3 +245,20 @@ def test_floats_are_refused_for_money(db_engine):
         )
         with pytest.raises(StatementError, match="must be Decimal, not float"):
             session.commit()
+
+
+def test_crm_table_with_the_wrong_kinds_of_columns_is_reported(engine):
+    columns = (
+        "id VARCHAR(20) PRIMARY KEY, account_id INTEGER, first_name VARCHAR(50),"
+        " last_name VARCHAR(50), email VARCHAR(50), phone INTEGER, mobile VARCHAR(20),"
+        " work_phone VARCHAR(20), is_primary BOOLEAN"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE crm_contacts ({columns})"))
+    with pytest.raises(SchemaConflictError) as caught:
+        upgrade(engine)
+    message = str(caught.value)
+    assert "crm_contacts" in message and "left untouched" in message
+    assert "id is VARCHAR(20) where integer values are expected" in message
+    assert "phone is INTEGER where text values are expected" in message
+    assert "crm_opportunities" not in inspect(engine).get_table_names()

@@ -23,73 +23,70 @@ QUANTITY = sa.Numeric(18, 4)
 STATUS_CHECK = "status IN ('pending', 'queued', 'done', 'failed')"
 MATCHED_BY_CHECK = "matched_by IN ('export', 'import', 'account_number', 'email', 'name', 'manual')"
 
-# Columns the pipeline reads from the CRM's tables: a pre-existing table lacking one of
-# them is reported, never altered.
+# Columns the pipeline reads from the CRM's tables, with the kind of value it expects:
+# a pre-existing table that lacks one, or holds another kind, is reported, never altered.
+INTEGER, TEXT, NUMBER, ANY = "integer", "text", "number", "any"
+_TEXT = {"name", "email", "phone", "mobile", "work_phone", "website", "account_number",
+         "address_line1", "address_line2", "city", "region", "postal_code", "country",
+         "first_name", "last_name", "opportunity_number", "po_number", "description",
+         "currency_code", "tax_type"}  # fmt: skip
+_INTEGER = {"id", "account_id", "opportunity_id"}
+_NUMBER = {"amount", "quantity", "unit_price", "discount_rate"}
 CRM_REQUIRED_COLUMNS = {
-    "crm_accounts": {
-        "id",
-        "name",
-        "account_number",
-        "email",
-        "phone",
-        "website",
-        "address_line1",
-        "address_line2",
-        "city",
-        "region",
-        "postal_code",
-        "country",
-        "created_at",
-        "updated_at",
-    },
-    "crm_contacts": {
-        "id",
-        "account_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "mobile",
-        "work_phone",
-        "is_primary",
-    },
-    "crm_opportunities": {
-        "id",
-        "account_id",
-        "name",
-        "opportunity_number",
-        "po_number",
-        "description",
-        "currency_code",
-        "close_date",
-        "amount",
-    },
-    "crm_opportunity_lines": {
-        "id",
-        "opportunity_id",
-        "description",
-        "quantity",
-        "unit_price",
-        "discount_rate",
-        "tax_type",
-    },
-}
+    "crm_accounts": ["id", "name", "account_number", "email", "phone", "website",
+                     "address_line1", "address_line2", "city", "region", "postal_code",
+                     "country", "created_at", "updated_at"],
+    "crm_contacts": ["id", "account_id", "first_name", "last_name", "email", "phone", "mobile",
+                     "work_phone", "is_primary"],
+    "crm_opportunities": ["id", "account_id", "name", "opportunity_number", "po_number",
+                          "description", "currency_code", "close_date", "amount"],
+    "crm_opportunity_lines": ["id", "opportunity_id", "description", "quantity", "unit_price",
+                              "discount_rate", "tax_type"],
+}  # fmt: skip
 
 
-def _existing_columns() -> dict[str, set[str]]:
+def _kind(column: str) -> str:
+    if column in _INTEGER:
+        return INTEGER
+    if column in _NUMBER:
+        return NUMBER
+    return TEXT if column in _TEXT else ANY
+
+
+def _fits(kind: str, reflected: sa.types.TypeEngine) -> bool:
+    if kind == ANY or isinstance(reflected, sa.types.NullType):  # untyped SQLite column
+        return True
+    if kind == INTEGER:
+        return isinstance(reflected, sa.Integer)
+    if kind == NUMBER:
+        return isinstance(reflected, sa.Numeric | sa.Integer)
+    return isinstance(reflected, sa.String)
+
+
+def _existing_columns() -> dict[str, dict[str, sa.types.TypeEngine]]:
     inspector = sa.inspect(op.get_bind())
-    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    return {
+        table: {c["name"]: c["type"] for c in inspector.get_columns(table)}
+        for table in inspector.get_table_names()
+    }
 
 
-def _check_existing(existing: dict[str, set[str]], table: str, required: set[str]) -> bool:
+def _check_existing(existing: dict, table: str, required: list[str]) -> bool:
     """True when `table` already exists in a usable layout; raises when it conflicts."""
     if table not in existing:
         return False
-    missing = sorted(required - existing[table])
-    if missing:
+    columns = existing[table]
+    problems = [f"no column {c}" for c in required if c not in columns]
+    problems += [
+        f"{c} is {columns[c]} where {_kind(c)} values are expected"
+        for c in required
+        if c in columns and not _fits(_kind(c), columns[c])
+    ]
+    if problems:
         raise SchemaConflictError(
-            f"table {table} already exists without column(s) {', '.join(missing)}; "
-            "it was left untouched: migrate it to the contract's layout or use another database"
+            f"table {table} already exists with a layout the pipeline cannot use "
+            f"({'; '.join(problems)}); it was left untouched: migrate it to the contract's "
+            "layout or use another database"
         )
     return True
 
@@ -205,25 +202,24 @@ def _request_columns() -> list[sa.Column]:
     ]
 
 
-OWNED_TABLES = {
-    "xero_export_requests": {"id", "crm_account_id", "main_contact_id", "action", "status"},
-    "xero_draft_requests": {"id", "opportunity_id", "revenue_account_code", "status"},
-    "xero_account_links": {"crm_account_id", "xero_contact_id", "matched_by", "linked_at"},
-    "xero_account_summaries": {"crm_account_id", "xero_contact_id", "balance"},
-    "xero_connections": {"tenant_id", "token_ciphertext"},
-    "xero_settings": {"key", "value"},
-}
+OWNED_TABLES = (
+    "xero_export_requests",
+    "xero_draft_requests",
+    "xero_account_links",
+    "xero_account_summaries",
+    "xero_connections",
+    "xero_settings",
+)
 
 
 def upgrade() -> None:
     existing = _existing_columns()
     _crm_tables(existing)
-    for table, required in OWNED_TABLES.items():
+    for table in OWNED_TABLES:
         if table in existing:
             raise SchemaConflictError(
                 f"table {table} already exists but this database has no migration record; "
                 "it was left untouched: drop or rename it, or use another database"
-                + ("" if required <= existing[table] else " (its columns differ, too)")
             )
 
     op.create_table(
