@@ -295,7 +295,7 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
         ]
     cur = el.get("DefaultCurrency")
     if cur is not None:
-        if cur not in CURRENCIES:
+        if not isinstance(cur, str) or cur not in CURRENCIES:
             errors.append(f"The currency code '{cur}' is not valid.")
         else:
             ext["DefaultCurrency"] = cur

@@ -54,7 +54,7 @@ def resolve_contact(ctx: Ctx, raw: Any, errors: list[str]) -> tuple[int, str, st
 def currency(ctx: Ctx, el: dict, old: tuple[str, str] | None, errors: list[str]) -> tuple[str, str]:
     """(CurrencyCode, CurrencyRate as text): base currency at rate 1 unless told otherwise."""
     code = el.get("CurrencyCode") or (old[0] if old else ctx.tenant.base_currency)
-    if code not in CURRENCIES:
+    if not isinstance(code, str) or code not in CURRENCIES:
         errors.append(f"The currency code '{code}' is not valid.")
         return ctx.tenant.base_currency, "1"
     rate = el.get("CurrencyRate")
