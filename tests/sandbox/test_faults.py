@@ -120,3 +120,18 @@ def test_stats_count_calls_by_template(sandbox: SandboxClient) -> None:
     assert calls["GET /connections"] == 1
     sandbox.reset()
     assert sandbox.stats() == {}
+
+
+def test_admin_api_refuses_bad_requests(sandbox: SandboxClient) -> None:
+    for path, body in (("/_sandbox/seed", {"contacts": "many"}),
+                       ("/_sandbox/seed", {"contacts": 10**12}),
+                       ("/_sandbox/seed", {"invoices": -1}),
+                       ("/_sandbox/seed", {"tenant_id": "nope"}),
+                       ("/_sandbox/limits", {"minute": "x"}),
+                       ("/_sandbox/limits", {"access_token_ttl": -5}),
+                       ("/_sandbox/tenants", {"name": ""}),
+                       ("/_sandbox/faults", {"latency_ms": "slow"})):
+        r = requests.post(f"{sandbox.url}{path}", json=body, timeout=10)
+        assert r.status_code == 400, (path, body, r.text)
+    r = requests.post(f"{sandbox.url}/_sandbox/seed", data=b"[1]", timeout=10)
+    assert r.status_code == 400

@@ -17,6 +17,7 @@ from . import generator
 from .faults import FaultError
 from .state import Sandbox
 
+MAX_SEED = 5_000_000  # per kind; keeps a typo from filling the machine's memory
 LIMIT_KEYS = ("minute", "day", "concurrent", "app_minute")
 CONFIG_KEYS = ("access_token_ttl", "refresh_grace", "code_ttl", "idempotency_window")
 
@@ -54,8 +55,8 @@ async def seed(request: Request) -> Response:
         seed_value = int(body.get("seed", 0))
     except (ValueError, TypeError) as exc:
         return _bad(f"invalid seed request: {exc}")
-    if any(v < 0 for v in counts.values()):
-        return _bad("counts must be non-negative")
+    if any(v < 0 or v > MAX_SEED for v in counts.values()):
+        return _bad(f"counts must be between 0 and {MAX_SEED:,}")
     tenant = sb.store.tenant(body["tenant_id"]) if body.get("tenant_id") else \
         sb.store.first_tenant()
     if tenant is None:
