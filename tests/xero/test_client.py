@@ -15,10 +15,12 @@ import pytest
 from xero_pipelines.xero.client import XeroClient, idempotency_key
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
+    XeroAuthenticationError,
     XeroConnectionLostError,
     XeroNotFoundError,
     XeroRateLimitError,
     XeroServerError,
+    XeroTokenExpiredError,
     XeroTransportError,
     XeroValidationError,
 )
@@ -357,11 +359,33 @@ def test_a_revoked_app_with_an_expired_token_marks_the_connection_lost(sandbox, 
     assert tokens.lost == ["refresh refused: invalid_grant"]
 
 
-def test_a_second_401_after_a_refresh_means_lost(sandbox, client, tokens):
+def test_a_401_that_is_not_token_expired_never_refreshes_nor_marks_lost(sandbox, client, tokens):
+    """Xero's 401 `AuthorizationUnsuccessful` (a scope the grant lacks) is not an expired
+    token: rotating tokens would not help and the grant is not lost."""
     sandbox.faults(status=401, count=2, path="/api.xro/")
-    with pytest.raises(XeroConnectionLostError):
+    with pytest.raises(XeroAuthenticationError) as caught:
         client.get("Contacts")
+    err = caught.value
+    assert not isinstance(err, XeroConnectionLostError)
+    assert err.status == 401
+    assert "Fault injected by the sandbox" in str(err)  # Xero's own message
+    assert "check XERO_SCOPES and run `xero-pipelines reconnect`" in str(err)
+    assert tokens.refreshes == 0 and client.token_refreshes == 0
+    assert tokens.lost == []
+    assert calls(sandbox) == 1
+
+
+def test_token_expired_that_persists_after_a_refresh_fails_the_call_not_the_connection(
+    sandbox, client, tokens
+):
+    """The refresh worked, so the grant stands: no reconnect is asked for."""
+    sandbox.limits(access_token_ttl=0)  # every token Xero issues from now on is expired
+    sandbox.faults(expire_tokens=True)
+    with pytest.raises(XeroTokenExpiredError) as caught:
+        client.get("Contacts")
+    assert "TokenExpired" in str(caught.value)
     assert tokens.refreshes == 1
+    assert tokens.lost == []
     assert calls(sandbox) == 2
 
 

@@ -1,9 +1,10 @@
 """The one HTTP layer between this project and Xero's Accounting API.
 
 `XeroClient` pages through list endpoints, paces itself per tenant, retries what is worth
-retrying (connection errors, 500/502/503/504, 429 minute and concurrent), refreshes an
-expired token once, sends an `Idempotency-Key` on every write, and turns Xero's error bodies
-into the exceptions of `errors.py` with Xero's own messages. It never logs or raises a token:
+retrying (connection errors, 500/502/503/504, 429 minute and concurrent), refreshes the
+token once on a 401 `TokenExpired` (other 401s are scope problems, not lost grants), sends
+an `Idempotency-Key` on every write, and turns Xero's error bodies into the exceptions of
+`errors.py` with Xero's own messages. It never logs or raises a token:
 log lines carry method, endpoint, status and duration only.
 """
 
@@ -56,10 +57,12 @@ _MAX_MESSAGES = 10
 
 
 def idempotency_key(*parts: object) -> str:
-    """A stable `Idempotency-Key` for one logical write, e.g. `("export", request_id, attempt)`.
+    """A stable `Idempotency-Key` for one logical write, e.g. `("export", request_id)`.
 
-    The same parts give the same key (a retry of the same write is deduplicated by Xero);
-    change a part (a new attempt, a different request) and the key changes.
+    Derive it from the logical request's identity only, never from an attempt number or a
+    run id: a later run that retries the same CRM request after a crash must send the same
+    key, or Xero creates the record twice. The same parts give the same key; a different
+    request gives a different one.
     """
     if not parts:
         raise ValueError("an idempotency key needs the identity of the write")
@@ -252,7 +255,9 @@ class XeroClient:
     ) -> dict[str, Any]:
         url = self._url(path)
         endpoint = self._endpoint(method, path)
-        state = {"token": self._access_token(), "refreshed": False, "waits": 0}
+        # The token is fetched inside the pacer slot, right before each send (see `_send`):
+        # a pacer wait can outlast the store's refresh leeway.
+        state: dict[str, Any] = {"token": None, "refreshed": False, "waits": 0}
 
         def count_retry(retry_state: RetryCallState) -> None:
             with self._lock:
@@ -294,16 +299,21 @@ class XeroClient:
     ) -> dict[str, Any]:
         """One try, with 401 refresh and 429 waits in place; raises `_Transient` for 5xx."""
         while True:
-            resp = self._send(method, url, endpoint, params, headers, data, state["token"])
+            resp = self._send(method, url, endpoint, params, headers, data, state)
             status = resp.status_code
             if status < 400:
                 return _body(resp, method, endpoint)
             error = _error_from(resp, method, endpoint)
             if status == 401:
+                if not _token_rejected(resp, error):
+                    # e.g. `AuthorizationUnsuccessful` (a scope the grant lacks): a new
+                    # token would be refused the same way, and the grant is not lost.
+                    raise _not_authorised(error)
                 if state["refreshed"]:
-                    self._lose(f"Xero still refused a fresh token: {error.messages[0]}")
+                    # The refresh itself worked, so the grant stands: fail this call only.
+                    raise error
                 state["refreshed"] = True
-                state["token"] = self._refresh(state["token"])
+                self._refresh(state["token"])
                 continue
             if status == 403 and error.error_type == "AuthenticationUnsuccessful":
                 self._lose(f"Xero refused access to the organisation: {error.messages[0]}")
@@ -322,16 +332,18 @@ class XeroClient:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         data: bytes | None,
-        token: str,
+        state: dict[str, Any],
     ) -> requests.Response:
-        all_headers = {
-            "Authorization": f"Bearer {token}",
-            "xero-tenant-id": self.tokens.tenant_id,
-            "Accept": "application/json",
-            "User-Agent": self.user_agent,
-            **(headers or {}),
-        }
         with self.pacer.slot():
+            # After the wait for the slot, so the token is good for the store's leeway now.
+            state["token"] = token = self._access_token()
+            all_headers = {
+                "Authorization": f"Bearer {token}",
+                "xero-tenant-id": self.tokens.tenant_id,
+                "Accept": "application/json",
+                "User-Agent": self.user_agent,
+                **(headers or {}),
+            }
             with self._lock:
                 self.calls += 1
                 self.calls_by_endpoint[endpoint] += 1
@@ -451,6 +463,36 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+SCOPE_HINT = "check XERO_SCOPES and run `xero-pipelines reconnect`"
+
+
+def _token_rejected(resp: requests.Response, error: XeroApiError) -> bool:
+    """Does this 401 say the access token itself is expired or invalid (so a refresh helps)?
+
+    Xero answers `TokenExpired` in the problem-details `Detail` (and `WWW-Authenticate:
+    Bearer error="invalid_token"`) for an expired token, but also 401
+    `AuthorizationUnsuccessful` (`insufficient_scope`) for a scope the grant lacks.
+    """
+    texts = [error.error_type or "", *error.messages]
+    if any(t.startswith("TokenExpired") for t in texts):
+        return True
+    challenge = (resp.headers.get("WWW-Authenticate") or "").lower()
+    if "insufficient_scope" in challenge or error.error_type == "AuthorizationUnsuccessful":
+        return False
+    return "invalid_token" in challenge
+
+
+def _not_authorised(error: XeroApiError) -> XeroAuthenticationError:
+    return XeroAuthenticationError(
+        error.status,
+        f"{'; '.join(error.messages)} ({SCOPE_HINT})",
+        error_type=error.error_type,
+        messages=error.messages,
+        method=error.method,
+        path=error.path,
+    )
 
 
 def _body(resp: requests.Response, method: str, endpoint: str) -> dict[str, Any]:
