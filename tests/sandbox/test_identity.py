@@ -51,6 +51,9 @@ def test_authorize_redirects_with_code_and_state(sandbox: SandboxClient) -> None
 def test_authorize_refuses_wrong_client_and_foreign_redirect(sandbox: SandboxClient) -> None:
     for over in ({"client_id": "nope"}, {"redirect_uri": "https://evil.example.com/cb"},
                  {"redirect_uri": "http://192.168.1.5:8000/cb"}, {"scope": "accounting.everything"},
+                 {"redirect_uri": "http://localhost/cb"},
+                 {"redirect_uri": "http://user@localhost:80@evil.example.com/cb"},
+                 {"redirect_uri": "https://localhost:8765/cb"},
                  {"response_type": "token"}):
         r = _authorize(sandbox, **over)
         assert r.status_code == 400, over

@@ -132,13 +132,14 @@ class Identity:
     # ---- authorize --------------------------------------------------------------------------
 
     def check_redirect(self, uri: str) -> bool:
-        """Only loopback redirect URIs are registered for the sandbox app."""
+        """The sandbox app has `http://localhost:PORT/...` and `http://127.0.0.1:PORT/...`."""
         try:
             parts = urlsplit(uri)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
+            port = parts.port
         except ValueError:
             return False
-        return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+        return (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+                and port is not None and not parts.username and not parts.password)
 
     def authorize(self, params: dict[str, str]) -> tuple[str | None, str | None]:
         """Approve at once. Returns (redirect URL, None) or (None, error text for the page)."""
