@@ -13,7 +13,7 @@ import requests
 
 from tests.xero.connect_helpers import Browser, sandbox_app, token_calls
 from xero_pipelines.xero.config import XeroAppConfig, XeroConfigError
-from xero_pipelines.xero.errors import XeroConnectionLostError
+from xero_pipelines.xero.errors import XeroConnectionLostError, XeroError
 from xero_pipelines.xero.oauth import (
     AuthorizationError,
     auth_event_id,
@@ -107,3 +107,38 @@ def test_connections_of_one_consent(app):
     other = "00000000-0000-4000-8000-000000000000"
     assert list_connections(app, tokens.access_token, auth_event_id=other) == []
     assert auth_event_id("opaque-token") is None
+
+
+def test_refresh_survives_identity_server_503s(app, sandbox):
+    tokens = authorize(app, port=0, timeout=20, open_browser=False, echo=Browser())
+    sandbox.faults(status=503, count=2, path="/connect/token")
+    rotated = refresh_tokens(app, tokens.refresh_token, backoff=0.01)
+    assert rotated.refresh_token != tokens.refresh_token
+    assert list_connections(app, rotated.access_token)
+    assert token_calls(sandbox.stats()) == 4  # the code exchange, two 503s, the refresh
+
+
+def test_refresh_gives_up_after_bounded_retries(app, sandbox):
+    tokens = authorize(app, port=0, timeout=20, open_browser=False, echo=Browser())
+    sandbox.faults(status=503, count=10, path="/connect/token")
+    with pytest.raises(XeroError, match="token refresh failed after 3 attempts: HTTP 503") as c:
+        refresh_tokens(app, tokens.refresh_token, backoff=0.01)
+    assert not isinstance(c.value, XeroConnectionLostError)
+    assert token_calls(sandbox.stats()) == 1 + 3
+
+
+def test_refresh_retries_a_connection_error(app):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nowhere = replace(app, identity_url=f"http://127.0.0.1:{port}")
+    started = datetime.now(UTC)
+    with pytest.raises(XeroError, match="after 3 attempts: ConnectionError"):
+        refresh_tokens(nowhere, "whatever", backoff=0.2)
+    assert (datetime.now(UTC) - started).total_seconds() >= 0.6  # 0.2 + 0.4: it did retry
+
+
+def test_invalid_grant_is_never_retried(app, sandbox):
+    with pytest.raises(XeroConnectionLostError, match="invalid_grant"):
+        refresh_tokens(app, "not-a-refresh-token", backoff=0.01)
+    assert token_calls(sandbox.stats()) == 1

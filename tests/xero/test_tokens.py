@@ -191,3 +191,19 @@ def test_someone_elses_fresh_token_in_the_database_is_picked_up(db_engine, app, 
     age_tokens(db_engine, cipher)
     fresh = TokenStore(db_engine, app, cipher).access_token()  # another run refreshed
     assert store.refresh_after_rejection(old) == fresh  # no second refresh
+
+
+def test_a_refresh_survives_a_503_storm_at_the_identity_server(
+    db_engine, app, cipher, connected, sandbox
+):
+    """The refresh runs under the row lock; two 503s from /connect/token do not fail the run."""
+    before = age_tokens(db_engine, cipher, seconds_left=-5)
+    sandbox.faults(status=503, count=2, path="/connect/token")
+    store = TokenStore(db_engine, app, cipher)
+    token = store.access_token()
+    after = stored_tokens(db_engine, cipher)
+    assert token == after.access_token != before.access_token
+    assert after.refresh_token != before.refresh_token
+    assert not connection_row(db_engine).needs_reconnect
+    assert token_calls(sandbox.stats()) == 1 + 3  # the code exchange, two 503s, the refresh
+    assert list_connections(app, token)

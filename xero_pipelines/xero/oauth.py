@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import random
 import threading
+import time
 import webbrowser
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -125,14 +127,47 @@ def oauth_session(app: XeroAppConfig, **kwargs) -> OAuth2Session:
     )
 
 
+REFRESH_ATTEMPTS = 3
+REFRESH_BACKOFF = 0.5
+
+
+class _RefreshHiccup(Exception):
+    """The identity server did not answer usefully (5xx, reset, timeout): worth a retry."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
 def refresh_tokens(
-    app: XeroAppConfig, refresh_token: str, *, timeout: float = HTTP_TIMEOUT
+    app: XeroAppConfig,
+    refresh_token: str,
+    *,
+    timeout: float = HTTP_TIMEOUT,
+    attempts: int = REFRESH_ATTEMPTS,
+    backoff: float = REFRESH_BACKOFF,
 ) -> TokenSet:
     """Trade a refresh token for a new token set (Xero rotates the refresh token).
 
-    `invalid_grant` means the grant is gone: `XeroConnectionLostError`. Any other failure
-    is a `XeroError` whose message names Xero's error code, never a token.
+    Connection errors, timeouts and 5xx are retried up to `attempts` times with
+    exponential backoff and jitter: the caller holds the connection's row lock, and Xero
+    still honours a refresh token for a grace period after it answered, so resending the
+    same one cannot fork the grant. `invalid_grant` means the grant is gone:
+    `XeroConnectionLostError`, never retried. Any other failure is a `XeroError` whose
+    message names Xero's error code, never a token.
     """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _refresh_once(app, refresh_token, timeout)
+        except _RefreshHiccup as exc:
+            if attempt >= attempts:
+                raise XeroError(
+                    f"token refresh failed after {attempts} attempts: {exc.reason}"
+                ) from None
+            time.sleep(backoff * 2 ** (attempt - 1) + random.uniform(0, backoff))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refresh_once(app: XeroAppConfig, refresh_token: str, timeout: float) -> TokenSet:
     with oauth_session(app) as session:
         try:
             token = session.refresh_token(
@@ -144,6 +179,13 @@ def refresh_tokens(
                     "Xero refused the refresh token: invalid_grant"
                 ) from None
             raise XeroError(f"token refresh failed: {_oauth_reason(exc)}") from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status >= 500:
+                raise _RefreshHiccup(_request_reason(exc)) from None
+            raise XeroError(f"token refresh failed: {_request_reason(exc)}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _RefreshHiccup(_request_reason(exc)) from None
         except (requests.RequestException, ValueError) as exc:
             raise XeroError(f"token refresh failed: {_request_reason(exc)}") from None
     return TokenSet.from_oauth(token, previous_refresh=refresh_token)
