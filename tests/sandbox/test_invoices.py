@@ -191,3 +191,12 @@ def test_sequential_paging_is_complete_and_sees_new_writes(api: Api) -> None:
     page2 = [i["InvoiceID"] for i in api.get("Invoices", params={"page": 2, "pageSize": 1000}
                                              ).json()["Invoices"]]
     assert page2 == again[1000:2000]
+
+
+def test_post_updates_by_invoice_number_put_refuses_duplicates(api: Api) -> None:
+    c = create_contact(api, "ByNumber Ltd")["ContactID"]
+    inv = _inv(create_invoice(api, c))
+    r = _inv(api.post("Invoices", {"InvoiceNumber": inv["InvoiceNumber"], "Reference": "via no."}))
+    assert r["InvoiceID"] == inv["InvoiceID"] and r["Reference"] == "via no."
+    assert len(api.get("Invoices").json()["Invoices"]) == 1
+    assert create_invoice(api, c, InvoiceNumber=inv["InvoiceNumber"]).status_code == 400

@@ -300,6 +300,9 @@ def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
             for el in items:
                 existing = None
                 ident = path_id or (None if create_only else el.get("InvoiceID"))
+                if not ident and not create_only and isinstance(el.get("InvoiceNumber"), str):
+                    # POST also updates by InvoiceNumber, as Xero does
+                    existing = find_row(ctx, el["InvoiceNumber"])
                 if ident:
                     existing = find_row(ctx, str(ident))
                     if existing is None:
