@@ -131,8 +131,21 @@ def test_several_organisations_need_a_tenant(db_engine, app, cipher, sandbox):
     assert "Demo Company (Sandbox)" in message and "Second Org Ltd" in message
     assert "--tenant" in message
     assert connection_row(db_engine) is None
+    # The grant nobody will use was revoked, not left alive in Xero.
+    assert sandbox.stats().get("POST /connect/revocation") == 1
+    assert sandbox.state()["live_refresh_tokens"] == 0
     result = connect_flow(db_engine, app, cipher, tenant=second_id)
     assert (result.tenant_id, result.tenant_name) == (second_id, "Second Org Ltd")
+
+
+def test_an_unknown_tenant_revokes_the_fresh_grant(db_engine, app, cipher, sandbox):
+    with pytest.raises(TenantChoiceError, match="no single organisation matches"):
+        connect_flow(db_engine, app, cipher, tenant="No Such Org")
+    assert connection_row(db_engine) is None
+    assert sandbox.stats().get("POST /connect/revocation") == 1
+    state = sandbox.state()
+    assert state["live_refresh_tokens"] == 0
+    assert state["connections"] == 0
 
 
 def test_reconnect_to_another_organisation_is_refused(db_engine, app, cipher):

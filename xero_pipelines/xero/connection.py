@@ -161,7 +161,11 @@ def connect(
             "`xero-pipelines reconnect` to renew it, or `xero-pipelines disconnect` first"
         )
     tokens = oauth.authorize(app, port=port, timeout=timeout, open_browser=open_browser, echo=echo)
-    chosen = oauth.choose_tenant(_tenants_of_this_consent(app, tokens), tenant)
+    try:
+        chosen = oauth.choose_tenant(_tenants_of_this_consent(app, tokens), tenant)
+    except XeroError:
+        _discard(app, tokens)  # ambiguous or unknown organisation: keep no live grant
+        raise
 
     if (
         existing is not None
