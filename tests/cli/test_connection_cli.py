@@ -128,6 +128,23 @@ def test_revoked_app_shows_in_status(env, db_url, sandbox):
     assert f"Reconnect needed:       yes: {RECONNECT_HINT}" in st.stdout
 
 
+def test_disconnect_fails_when_xero_may_still_hold_the_grant(env, db_url, sandbox):
+    t = Transcript()
+    assert t.flow(env, "connect").returncode == 0
+    sandbox.faults(status=503, count=5, path="/connect/revocation")
+    sandbox.faults(status=503, count=5, path="/connections")
+    gone = t.run(env, "disconnect")
+    assert gone.returncode == 1
+    [line] = gone.stderr.strip().splitlines()
+    assert line.startswith("Error: the local tokens are wiped, but Demo Company (Sandbox) may")
+    assert "still be connected to this app in Xero" in line
+    assert "Settings > Connected Apps" in line
+    assert "Disconnected from" not in gone.stdout
+    sandbox.clear_faults()
+    after = t.run(env, "status", "--offline")
+    assert "disconnected" in after.stdout  # the local tokens are gone all the same
+
+
 def test_abandoned_flow_times_out(env):
     result = subprocess.run(
         [CLI, "connect", "--no-browser", "--port", "0", "--timeout", "2"],

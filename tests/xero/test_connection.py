@@ -90,6 +90,7 @@ def test_full_cycle(db_engine, app, cipher, sandbox):
 
     gone = disconnect(db_engine, app, cipher)
     assert gone.connection_deleted and gone.revoked and not gone.warnings
+    assert gone.remote_removed
     assert gone.purged_tables == ()
     row = connection_row(db_engine)
     assert row.token_ciphertext is None and row.access_token_expires_at is None
@@ -116,6 +117,28 @@ def test_disconnect_purge_drops_imported_data(db_engine, app, cipher):
     assert _count(db_engine, XeroAccountSummary) == 0
     assert _count(db_engine, XeroConnection) == 0
     assert status(db_engine, app, cipher).state == "not_connected"
+
+
+def test_disconnect_says_when_xero_may_still_hold_the_grant(db_engine, app, cipher, sandbox):
+    connect_flow(db_engine, app, cipher)
+    tokens = stored_tokens(db_engine, cipher)
+    sandbox.faults(status=503, count=5, path="/connect/revocation")
+    sandbox.faults(status=503, count=5, path="/connections")
+    gone = disconnect(db_engine, app, cipher)
+    assert not gone.remote_removed
+    assert not gone.revoked and not gone.connection_deleted
+    assert any("could not revoke" in w for w in gone.warnings)
+    assert connection_row(db_engine).token_ciphertext is None  # wiped locally all the same
+    sandbox.clear_faults()
+    assert list_connections(app, tokens.access_token)  # ... while Xero still has the grant
+
+
+def test_disconnect_of_a_connection_xero_already_dropped_is_clean(db_engine, app, cipher, sandbox):
+    connect_flow(db_engine, app, cipher)
+    sandbox.revoke_app()
+    assert status(db_engine, app, cipher).needs_reconnect
+    gone = disconnect(db_engine, app, cipher)
+    assert gone.remote_removed  # nothing left to remove in Xero
 
 
 def test_disconnect_when_nothing_is_connected(db_engine, app, cipher):

@@ -95,14 +95,21 @@ def disconnect(purge: bool) -> None:
         result = use_cases.disconnect(engine, purge=purge)
     finally:
         engine.dispose()
-    for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
     name = result.tenant_name or "Xero"
-    click.echo(f"Disconnected from {name}; the stored tokens are wiped.")
+    if result.remote_removed:
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Disconnected from {name}; the stored tokens are wiped.")
     if result.purged_tables:
         click.echo(f"Deleted the imported Xero data ({', '.join(result.purged_tables)}).")
     elif not purge:
         click.echo("Imported data is kept (use --purge to delete it).")
+    if not result.remote_removed:
+        why = "; ".join(result.warnings) or "Xero did not confirm the removal"
+        raise CliError(
+            f"the local tokens are wiped, but {name} may still be connected to this app in "
+            f"Xero ({why}): remove the app under Settings > Connected Apps in Xero"
+        )
 
 
 def _when(value: datetime | None) -> str:

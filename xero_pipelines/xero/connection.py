@@ -58,6 +58,8 @@ class DisconnectResult:
     revoked: bool
     purged_tables: tuple[str, ...]
     warnings: tuple[str, ...]
+    # False when Xero may still hold the grant: revocation or connection deletion failed.
+    remote_removed: bool = True
 
 
 @dataclass(frozen=True)
@@ -246,8 +248,14 @@ def disconnect(
         raise XeroNotConnectedError("nothing to disconnect: Xero is not connected")
     warnings: list[str] = []
     deleted = revoked = False
+    remote_removed = True
     if row is not None and row.token_ciphertext:
         deleted, revoked = _remote_disconnect(engine, app, cipher, row, warnings)
+        # A connection Xero already called lost (invalid_grant, 403, gone from
+        # /connections) has nothing left to remove there.
+        remote_removed = bool(row.needs_reconnect) or (
+            revoked and (deleted or not row.connection_id)
+        )
     purged: list[str] = []
     with engine.begin() as conn:
         if purge:
@@ -278,6 +286,7 @@ def disconnect(
         revoked,
         tuple(purged),
         tuple(warnings),
+        remote_removed,
     )
 
 
