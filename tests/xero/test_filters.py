@@ -93,6 +93,14 @@ def test_where_equals_renders_each_type():
     )
 
 
+def test_naive_datetimes_are_refused():
+    """A naive datetime is ambiguous (local time or UTC?): refused, as If-Modified-Since does."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        where_compare("UpdatedDateUTC", ">=", datetime(2026, 1, 2, 3, 4, 5))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        where_equals("UpdatedDateUTC", datetime(2026, 1, 2))
+
+
 def test_guid_fields_only_take_guids():
     with pytest.raises(ValueError):
         where_equals("ContactID", 'x") || true || ("')

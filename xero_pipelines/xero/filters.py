@@ -68,8 +68,10 @@ def literal(field: str, value: object) -> str:
             raise ValueError(f"not a finite number: {value}")
         return str(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)  # Xero compares with its UTC timestamps
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A local time taken for UTC would shift the filter by hours and skip records.
+            raise ValueError("a where datetime must be timezone-aware (e.g. tzinfo=UTC)")
+        value = value.astimezone(UTC)  # Xero compares with its UTC timestamps
         parts: tuple[int, ...] = (value.year, value.month, value.day)
         parts += (value.hour, value.minute, value.second)
         return f"DateTime({', '.join(map(str, parts))})"
