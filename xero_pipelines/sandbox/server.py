@@ -68,16 +68,17 @@ class SandboxServer:
                  invoices: int = 0, seed: int = 0, rate_limits: bool = True,
                  client_id: str = "sandbox", client_secret: str = "sandbox", quotes: int = 0,
                  **config: Any) -> None:
-        if port == 0:
-            with socket.socket() as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
-        self.host, self.port = host, port
+        # Bind now and hand the socket to uvicorn: no window in which another process (e.g. a
+        # parallel test worker) could take a port picked but not yet bound.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = host, self._socket.getsockname()[1]
         self.app = create_app(_config(contacts, invoices, seed, rate_limits, client_id,
                                       client_secret, quotes, **config))
         self.sandbox: Sandbox = self.app.state.sandbox
         self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", access_log=False,
+            self.app, host=host, port=self.port, log_level="warning", access_log=False,
             lifespan="off", timeout_keep_alive=30,
         ))
         self._thread: threading.Thread | None = None
@@ -87,7 +88,8 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._server.run, name="xero-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="xero-sandbox", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -101,6 +103,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self._socket.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
