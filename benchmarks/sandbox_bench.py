@@ -37,8 +37,9 @@ def server_process():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port),
-                             "--no-rate-limits"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port), "--no-rate-limits"]
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -66,17 +67,35 @@ def rss_mib(pid: int, field: str) -> float:
 
 def connect(url: str) -> dict[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
-        b"=").decode()
-    r = requests.get(f"{url}/identity/connect/authorize", allow_redirects=False, timeout=10,
-                     params={"response_type": "code", "client_id": "sandbox",
-                             "redirect_uri": REDIRECT, "scope": "offline_access "
-                             "accounting.contacts accounting.invoices", "state": "b",
-                             "code_challenge": challenge, "code_challenge_method": "S256"})
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    r = requests.get(
+        f"{url}/identity/connect/authorize",
+        allow_redirects=False,
+        timeout=10,
+        params={
+            "response_type": "code",
+            "client_id": "sandbox",
+            "redirect_uri": REDIRECT,
+            "scope": "offline_access accounting.contacts accounting.invoices",
+            "state": "b",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
     code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    tok = requests.post(f"{url}/connect/token", auth=("sandbox", "sandbox"), timeout=10, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "code_verifier": verifier}).json()
+    tok = requests.post(
+        f"{url}/connect/token",
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+    ).json()
     bearer = {"Authorization": f"Bearer {tok['access_token']}"}
     tenant = requests.get(f"{url}/connections", headers=bearer, timeout=10).json()[0]["tenantId"]
     return {**bearer, "xero-tenant-id": tenant, "Accept": "application/json"}
@@ -87,16 +106,26 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def timed_pages(http: requests.Session, url: str, headers: dict[str, str], resource_name: str,
-                pages: list[int], params: dict[str, str], deadline: float
-                ) -> tuple[list[float], int, float]:
+def timed_pages(
+    http: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    resource_name: str,
+    pages: list[int],
+    params: dict[str, str],
+    deadline: float,
+) -> tuple[list[float], int, float]:
     latencies, records, started = [], 0, time.perf_counter()
     for page in pages:
         if time.perf_counter() > deadline:
             break
         t = time.perf_counter()
-        r = http.get(f"{url}/api.xro/2.0/{resource_name}", headers=headers, timeout=120,
-                     params={**params, "page": page, "pageSize": 1000})
+        r = http.get(
+            f"{url}/api.xro/2.0/{resource_name}",
+            headers=headers,
+            timeout=120,
+            params={**params, "page": page, "pageSize": 1000},
+        )
         body = r.content
         latencies.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200, r.text[:200]
@@ -119,9 +148,16 @@ def main() -> None:
     with server_process() as (url, pid):
         rss0 = rss_mib(pid, "VmRSS")
         t = time.perf_counter()
-        seeded = requests.post(f"{url}/_sandbox/seed", timeout=600, json={
-            "contacts": args.contacts, "invoices": args.invoices, "quotes": args.quotes,
-            "seed": args.seed}).json()
+        seeded = requests.post(
+            f"{url}/_sandbox/seed",
+            timeout=600,
+            json={
+                "contacts": args.contacts,
+                "invoices": args.invoices,
+                "quotes": args.quotes,
+                "seed": args.seed,
+            },
+        ).json()
         seed_wall = time.perf_counter() - t
         rss_seeded = rss_mib(pid, "VmRSS")
         headers = connect(url)
@@ -139,37 +175,56 @@ def main() -> None:
         scenarios = [
             ("Contacts, pageSize=1000", "Contacts", spread(c_pages), {"includeArchived": "true"}),
             ("Invoices, pageSize=1000", "Invoices", spread(i_pages), {}),
-            ("Invoices where Status==AUTHORISED", "Invoices", spread(max(1, i_pages * 35 // 100)),
-             {"where": 'Status=="AUTHORISED"'}),
-            ("Invoices Statuses=AUTHORISED,PAID", "Invoices", spread(max(1, i_pages * 3 // 4)),
-             {"Statuses": "AUTHORISED,PAID"}),
+            (
+                "Invoices where Status==AUTHORISED",
+                "Invoices",
+                spread(max(1, i_pages * 35 // 100)),
+                {"where": 'Status=="AUTHORISED"'},
+            ),
+            (
+                "Invoices Statuses=AUTHORISED,PAID",
+                "Invoices",
+                spread(max(1, i_pages * 3 // 4)),
+                {"Statuses": "AUTHORISED,PAID"},
+            ),
         ]
         print(f"sandbox {url}  (rate limits off, loopback only)")
-        print(f"seeded {seeded['contacts']:,} contacts, {seeded['invoices']:,} invoices, "
-              f"{seeded['quotes']:,} quotes in {seeded['seconds']:.1f} s server-side "
-              f"({seed_wall:.1f} s wall, "
-              f"{(seeded['contacts'] + seeded['invoices']) / seed_wall:,.0f} rows/s)")
+        print(
+            f"seeded {seeded['contacts']:,} contacts, {seeded['invoices']:,} invoices, "
+            f"{seeded['quotes']:,} quotes in {seeded['seconds']:.1f} s server-side "
+            f"({seed_wall:.1f} s wall, "
+            f"{(seeded['contacts'] + seeded['invoices']) / seed_wall:,.0f} rows/s)"
+        )
         print(f"{'scenario':<38}{'pages':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'rec/s':>11}")
         for name, res, pages, params in scenarios:
             lat, records, secs = timed_pages(http, url, headers, res, pages, params, deadline)
             if not lat:
                 print(f"{name:<38} skipped (time budget)")
                 continue
-            print(f"{name:<38}{len(lat):>6}{statistics.median(lat):>9.1f}{pct(lat, 95):>9.1f}"
-                  f"{max(lat):>9.1f}{records / secs:>11,.0f}")
+            print(
+                f"{name:<38}{len(lat):>6}{statistics.median(lat):>9.1f}{pct(lat, 95):>9.1f}"
+                f"{max(lat):>9.1f}{records / secs:>11,.0f}"
+            )
         # sequential sweeps, as the import pipeline pages through Xero
-        sweeps = [("Contacts", c_pages, {"includeArchived": "true"}),
-                  ("Invoices", min(i_pages, 100), {})]
+        sweeps = [
+            ("Contacts", c_pages, {"includeArchived": "true"}),
+            ("Invoices", min(i_pages, 100), {}),
+        ]
         for res, n_pages, params in sweeps:
-            lat, records, secs = timed_pages(http, url, headers, res, list(range(1, n_pages + 1)),
-                                             params, deadline)
+            lat, records, secs = timed_pages(
+                http, url, headers, res, list(range(1, n_pages + 1)), params, deadline
+            )
             if lat:
-                print(f"sequential {res} sweep: {records:,} records in {len(lat)} calls, "
-                      f"{secs:.1f} s ({records / max(secs, 1e-9):,.0f} records/s, "
-                      f"p50 {statistics.median(lat):.1f} ms, p95 {pct(lat, 95):.1f} ms)")
-        print(f"server peak RSS: {rss_mib(pid, 'VmHWM'):,.0f} MiB (idle {rss0:,.0f} MiB, after "
-              f"seeding {rss_seeded:,.0f} MiB); benchmark client peak RSS "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+                print(
+                    f"sequential {res} sweep: {records:,} records in {len(lat)} calls, "
+                    f"{secs:.1f} s ({records / max(secs, 1e-9):,.0f} records/s, "
+                    f"p50 {statistics.median(lat):.1f} ms, p95 {pct(lat, 95):.1f} ms)"
+                )
+        print(
+            f"server peak RSS: {rss_mib(pid, 'VmHWM'):,.0f} MiB (idle {rss0:,.0f} MiB, after "
+            f"seeding {rss_seeded:,.0f} MiB); benchmark client peak RSS "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
+        )
         calls = requests.get(f"{url}/_sandbox/stats", timeout=10).json()["calls"]
         print("API calls served:")
         for key, n in sorted(calls.items()):

@@ -25,8 +25,15 @@ class Api:
     def headers(self, tenant_id: str | None = None, **extra: str) -> dict[str, str]:
         return {**self.conn.headers(tenant_id), **extra}
 
-    def call(self, method: str, path: str, *, tenant_id: str | None = None,
-             headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        tenant_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> requests.Response:
         url = path if path.startswith("http") else f"{self.url}{API}/{path.lstrip('/')}"
         merged = {**self.headers(tenant_id), **(headers or {})}
         return self.http.request(method, url, headers=merged, timeout=30, **kw)
@@ -54,10 +61,17 @@ def create_contact(api: Api, name: str, **fields: Any) -> dict[str, Any]:
     return r.json()["Contacts"][0]
 
 
-def create_invoice(api: Api, contact_id: str, lines: list[dict[str, Any]] | None = None,
-                   **fields: Any) -> requests.Response:
-    body = {"Type": "ACCREC", "Contact": {"ContactID": contact_id},
-            "LineItems": lines if lines is not None else [
-                {"Description": "Consulting", "Quantity": 2, "UnitAmount": 100,
-                 "AccountCode": "200"}], **fields}
+def create_invoice(
+    api: Api, contact_id: str, lines: list[dict[str, Any]] | None = None, **fields: Any
+) -> requests.Response:
+    body = {
+        "Type": "ACCREC",
+        "Contact": {"ContactID": contact_id},
+        "LineItems": lines
+        if lines is not None
+        else [
+            {"Description": "Consulting", "Quantity": 2, "UnitAmount": 100, "AccountCode": "200"}
+        ],
+        **fields,
+    }
     return api.put("Invoices", {"Invoices": [body]})

@@ -18,11 +18,19 @@ def test_parallel_writes_and_reads(api: Api) -> None:
         codes = []
         for j in range(8):
             codes.append(api.put("Contacts", {"Name": f"Parallel {i}-{j}"}).status_code)
-            codes.append(api.put("Invoices", {"Type": "ACCREC", "Contact": {"ContactID": c},
-                                              "LineItems": [{"Description": "p", "UnitAmount": 1,
-                                                             "AccountCode": "200"}]}).status_code)
-            codes.append(api.get("Invoices", params={"page": 1 + (i + j) % 3,
-                                                     "pageSize": 1000}).status_code)
+            codes.append(
+                api.put(
+                    "Invoices",
+                    {
+                        "Type": "ACCREC",
+                        "Contact": {"ContactID": c},
+                        "LineItems": [{"Description": "p", "UnitAmount": 1, "AccountCode": "200"}],
+                    },
+                ).status_code
+            )
+            codes.append(
+                api.get("Invoices", params={"page": 1 + (i + j) % 3, "pageSize": 1000}).status_code
+            )
         return codes
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -30,8 +38,10 @@ def test_parallel_writes_and_reads(api: Api) -> None:
     assert set(codes) == {200}
     state = api.sandbox.state()["tenants"][0]
     assert state["contacts"] == 200 + 64 and state["invoices"] == 2000 + 64
-    numbers = [i["InvoiceNumber"] for i in api.get("Invoices", params={
-        "where": 'Type=="ACCREC"'}).json()["Invoices"]]
+    numbers = [
+        i["InvoiceNumber"]
+        for i in api.get("Invoices", params={"where": 'Type=="ACCREC"'}).json()["Invoices"]
+    ]
     assert len(numbers) == len(set(numbers))  # no InvoiceNumber handed out twice
 
 
@@ -39,10 +49,14 @@ def test_limit_headers_on_error_responses_too(sandbox: SandboxClient) -> None:
     sandbox.limits(minute=50)
     conn = sandbox.connect()
     base = f"{sandbox.url}/api.xro/2.0"
-    for resp in (requests.get(f"{base}/Contacts/00000000-0000-0000-0000-000000000000",
-                              headers=conn.headers(), timeout=10),
-                 requests.put(f"{base}/Contacts", json={"Name": ""}, headers=conn.headers(),
-                              timeout=10)):
+    for resp in (
+        requests.get(
+            f"{base}/Contacts/00000000-0000-0000-0000-000000000000",
+            headers=conn.headers(),
+            timeout=10,
+        ),
+        requests.put(f"{base}/Contacts", json={"Name": ""}, headers=conn.headers(), timeout=10),
+    ):
         assert resp.status_code in (400, 404)
         for name in ("X-MinLimit-Remaining", "X-DayLimit-Remaining", "X-AppMinLimit-Remaining"):
             assert name in resp.headers

@@ -25,8 +25,11 @@ from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.sandbox import api as sandbox_api
 
-SPEC_DIR = Path(os.environ.get("XERO_OPENAPI_DIR", Path(__file__).resolve().parents[3] /
-                               "shared" / "xero-openapi"))
+SPEC_DIR = Path(
+    os.environ.get(
+        "XERO_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "xero-openapi"
+    )
+)
 if not SPEC_DIR.exists():
     SPEC_DIR = Path("/work/shared/xero-openapi")
 
@@ -44,8 +47,9 @@ def raw_specs() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def validators(raw_specs: dict[str, dict[str, Any]],
-               sandbox_server: SandboxServer) -> dict[str, OpenAPI]:
+def validators(
+    raw_specs: dict[str, dict[str, Any]], sandbox_server: SandboxServer
+) -> dict[str, OpenAPI]:
     out = {}
     for name, base in (("accounting", "/api.xro/2.0"), ("identity", "")):
         spec = copy.copy(raw_specs[name])
@@ -57,8 +61,9 @@ def validators(raw_specs: dict[str, dict[str, Any]],
 class Checker:
     """Calls the sandbox and validates each response against the operation's schema."""
 
-    def __init__(self, sandbox: SandboxClient, validators: dict[str, OpenAPI],
-                 raw: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, sandbox: SandboxClient, validators: dict[str, OpenAPI], raw: dict[str, dict[str, Any]]
+    ) -> None:
         self.sandbox = sandbox
         self.validators = validators
         self.raw = raw
@@ -69,26 +74,37 @@ class Checker:
         op = self.raw[spec]["paths"][path][method.lower()]
         return {int(code) for code in op["responses"] if code.isdigit()}
 
-    def call(self, method: str, spec_path: str, url_path: str, *, spec: str = "accounting",
-             expect: int = 200, **kw: Any) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        spec_path: str,
+        url_path: str,
+        *,
+        spec: str = "accounting",
+        expect: int = 200,
+        **kw: Any,
+    ) -> requests.Response:
         base = "/api.xro/2.0" if spec == "accounting" else ""
         headers = {**self.conn.headers(), **kw.pop("headers", {})}
-        r = requests.request(method, f"{self.sandbox.url}{base}{url_path}", headers=headers,
-                             timeout=30, **kw)
+        r = requests.request(
+            method, f"{self.sandbox.url}{base}{url_path}", headers=headers, timeout=30, **kw
+        )
         assert r.status_code == expect, r.text
         assert r.status_code in self.declared(spec, spec_path, method), r.status_code
         prepared = r.request.copy()
         if spec == "identity":  # Xero serves /connections; the spec spells it /Connections
             prepared.url = re.sub(r"/connections", "/Connections", prepared.url or "", count=1)
-        self.validators[spec].validate_response(RequestsOpenAPIRequest(prepared),
-                                                RequestsOpenAPIResponse(r))
+        self.validators[spec].validate_response(
+            RequestsOpenAPIRequest(prepared), RequestsOpenAPIResponse(r)
+        )
         self.validated.append((f"{method} {spec_path}", r.status_code))
         return r
 
 
 @pytest.fixture
-def check(sandbox: SandboxClient, validators: dict[str, OpenAPI],
-          raw_specs: dict[str, dict[str, Any]]) -> Checker:
+def check(
+    sandbox: SandboxClient, validators: dict[str, OpenAPI], raw_specs: dict[str, dict[str, Any]]
+) -> Checker:
     sandbox.seed(contacts=30, invoices=150, quotes=15, seed=5)
     sandbox.limits(enabled=False)
     return Checker(sandbox, validators, raw_specs)
@@ -102,31 +118,64 @@ def _first(c: Checker, path: str, key: str) -> dict[str, Any]:
 
 
 def op_get_contacts(c: Checker) -> None:
-    for params in ({}, {"page": 1}, {"page": 2, "pageSize": 7}, {"page": 99},
-                   {"summaryOnly": "true"}, {"includeArchived": "true", "order": "Name DESC"},
-                   {"where": 'ContactStatus=="ACTIVE" && EmailAddress!=null'},
-                   {"searchTerm": "ltd"}):
+    for params in (
+        {},
+        {"page": 1},
+        {"page": 2, "pageSize": 7},
+        {"page": 99},
+        {"summaryOnly": "true"},
+        {"includeArchived": "true", "order": "Name DESC"},
+        {"where": 'ContactStatus=="ACTIVE" && EmailAddress!=null'},
+        {"searchTerm": "ltd"},
+    ):
         c.call("GET", "/Contacts", "/Contacts", params=params)
 
 
 def op_create_contacts(c: Checker) -> None:
-    c.call("PUT", "/Contacts", "/Contacts", json={"Contacts": [
-        {"Name": "Conformance Ltd", "EmailAddress": "c@example.com", "ContactNumber": "CF-1",
-         "Addresses": [{"AddressType": "STREET", "City": "Wellington"}],
-         "Phones": [{"PhoneType": "MOBILE", "PhoneNumber": "021"}],
-         "ContactPersons": [{"FirstName": "A", "IncludeInEmails": True}]}]})
+    c.call(
+        "PUT",
+        "/Contacts",
+        "/Contacts",
+        json={
+            "Contacts": [
+                {
+                    "Name": "Conformance Ltd",
+                    "EmailAddress": "c@example.com",
+                    "ContactNumber": "CF-1",
+                    "Addresses": [{"AddressType": "STREET", "City": "Wellington"}],
+                    "Phones": [{"PhoneType": "MOBILE", "PhoneNumber": "021"}],
+                    "ContactPersons": [{"FirstName": "A", "IncludeInEmails": True}],
+                }
+            ]
+        },
+    )
     c.call("PUT", "/Contacts", "/Contacts", expect=400, json={"Name": "Conformance Ltd"})
-    c.call("PUT", "/Contacts", "/Contacts", params={"summarizeErrors": "false"},
-           json={"Contacts": [{"Name": "Fine Too Ltd"}, {"Name": "X" * 300},
-                              {"Name": "Conformance Ltd"}]})
+    c.call(
+        "PUT",
+        "/Contacts",
+        "/Contacts",
+        params={"summarizeErrors": "false"},
+        json={
+            "Contacts": [{"Name": "Fine Too Ltd"}, {"Name": "X" * 300}, {"Name": "Conformance Ltd"}]
+        },
+    )
 
 
 def op_update_or_create_contacts(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    c.call("POST", "/Contacts", "/Contacts", json={"Contacts": [
-        {"ContactID": cid, "FirstName": "Changed"}, {"Name": "Posted Ltd"}]})
-    c.call("POST", "/Contacts", "/Contacts", expect=400,
-           json={"Contacts": [{"ContactID": cid, "EmailAddress": "broken"}]})
+    c.call(
+        "POST",
+        "/Contacts",
+        "/Contacts",
+        json={"Contacts": [{"ContactID": cid, "FirstName": "Changed"}, {"Name": "Posted Ltd"}]},
+    )
+    c.call(
+        "POST",
+        "/Contacts",
+        "/Contacts",
+        expect=400,
+        json={"Contacts": [{"ContactID": cid, "EmailAddress": "broken"}]},
+    )
 
 
 def op_get_contact_by_number(c: Checker) -> None:
@@ -141,45 +190,84 @@ def op_get_contact(c: Checker) -> None:
 
 def op_update_contact(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    c.call("POST", "/Contacts/{ContactID}", f"/Contacts/{cid}",
-           json={"Contacts": [{"ContactStatus": "ARCHIVED"}]})
-    c.call("POST", "/Contacts/{ContactID}", f"/Contacts/{cid}", expect=400,
-           json={"Name": "N" * 256})
+    c.call(
+        "POST",
+        "/Contacts/{ContactID}",
+        f"/Contacts/{cid}",
+        json={"Contacts": [{"ContactStatus": "ARCHIVED"}]},
+    )
+    c.call(
+        "POST", "/Contacts/{ContactID}", f"/Contacts/{cid}", expect=400, json={"Name": "N" * 256}
+    )
 
 
 def op_get_invoices(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    for params in ({}, {"page": 1}, {"page": 1, "pageSize": 1000}, {"page": 50},
-                   {"page": 1, "summaryOnly": "true"}, {"page": 1, "unitdp": 4},
-                   {"page": 1, "Statuses": "AUTHORISED,PAID", "ContactIDs": cid},
-                   {"page": 1, "where": 'Type=="ACCREC" AND Status=="AUTHORISED"'},
-                   {"page": 1, "createdByMyApp": "true"}):
+    for params in (
+        {},
+        {"page": 1},
+        {"page": 1, "pageSize": 1000},
+        {"page": 50},
+        {"page": 1, "summaryOnly": "true"},
+        {"page": 1, "unitdp": 4},
+        {"page": 1, "Statuses": "AUTHORISED,PAID", "ContactIDs": cid},
+        {"page": 1, "where": 'Type=="ACCREC" AND Status=="AUTHORISED"'},
+        {"page": 1, "createdByMyApp": "true"},
+    ):
         c.call("GET", "/Invoices", "/Invoices", params=params)
 
 
 def _invoice(cid: str, **extra: Any) -> dict[str, Any]:
-    return {"Type": "ACCREC", "Contact": {"ContactID": cid}, "LineItems": [LINE],
-            "Date": "2026-11-01", "DueDate": "2026-11-30", "Reference": "CF", **extra}
+    return {
+        "Type": "ACCREC",
+        "Contact": {"ContactID": cid},
+        "LineItems": [LINE],
+        "Date": "2026-11-01",
+        "DueDate": "2026-11-30",
+        "Reference": "CF",
+        **extra,
+    }
 
 
 def op_create_invoices(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    c.call("PUT", "/Invoices", "/Invoices", json={"Invoices": [
-        _invoice(cid), _invoice(cid, Status="AUTHORISED", LineAmountTypes="Inclusive",
-                                CurrencyCode="USD")]})
+    c.call(
+        "PUT",
+        "/Invoices",
+        "/Invoices",
+        json={
+            "Invoices": [
+                _invoice(cid),
+                _invoice(cid, Status="AUTHORISED", LineAmountTypes="Inclusive", CurrencyCode="USD"),
+            ]
+        },
+    )
     c.call("PUT", "/Invoices", "/Invoices", expect=400, json=_invoice(cid, Status="PAID"))
-    c.call("PUT", "/Invoices", "/Invoices", params={"summarizeErrors": "false"},
-           json={"Invoices": [_invoice(cid), _invoice(cid, Type="NOPE")]})
+    c.call(
+        "PUT",
+        "/Invoices",
+        "/Invoices",
+        params={"summarizeErrors": "false"},
+        json={"Invoices": [_invoice(cid), _invoice(cid, Type="NOPE")]},
+    )
 
 
 def op_update_or_create_invoices(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()[
-        "Invoices"][0]["InvoiceID"]
-    c.call("POST", "/Invoices", "/Invoices", json={"Invoices": [
-        {"InvoiceID": iid, "Status": "AUTHORISED"}, _invoice(cid, Type="ACCPAY")]})
-    c.call("POST", "/Invoices", "/Invoices", expect=400,
-           json={"InvoiceID": iid, "Status": "DELETED"})
+    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()["Invoices"][0][
+        "InvoiceID"
+    ]
+    c.call(
+        "POST",
+        "/Invoices",
+        "/Invoices",
+        json={
+            "Invoices": [{"InvoiceID": iid, "Status": "AUTHORISED"}, _invoice(cid, Type="ACCPAY")]
+        },
+    )
+    c.call(
+        "POST", "/Invoices", "/Invoices", expect=400, json={"InvoiceID": iid, "Status": "DELETED"}
+    )
 
 
 def op_get_invoice(c: Checker) -> None:
@@ -191,40 +279,66 @@ def op_get_invoice(c: Checker) -> None:
 
 def op_update_invoice(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()[
-        "Invoices"][0]["InvoiceID"]
-    c.call("POST", "/Invoices/{InvoiceID}", f"/Invoices/{iid}",
-           json={"LineAmountTypes": "NoTax", "Reference": "changed"})
-    c.call("POST", "/Invoices/{InvoiceID}", f"/Invoices/{iid}", expect=400,
-           json={"Status": "PAID"})
+    iid = c.call("PUT", "/Invoices", "/Invoices", json=_invoice(cid)).json()["Invoices"][0][
+        "InvoiceID"
+    ]
+    c.call(
+        "POST",
+        "/Invoices/{InvoiceID}",
+        f"/Invoices/{iid}",
+        json={"LineAmountTypes": "NoTax", "Reference": "changed"},
+    )
+    c.call("POST", "/Invoices/{InvoiceID}", f"/Invoices/{iid}", expect=400, json={"Status": "PAID"})
 
 
 def op_get_quotes(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
-    for params in ({}, {"page": 1}, {"page": 9}, {"Status": "SENT"}, {"ContactID": cid},
-                   {"DateFrom": "2020-01-01", "order": "Date DESC"}):
+    for params in (
+        {},
+        {"page": 1},
+        {"page": 9},
+        {"Status": "SENT"},
+        {"ContactID": cid},
+        {"DateFrom": "2020-01-01", "order": "Date DESC"},
+    ):
         c.call("GET", "/Quotes", "/Quotes", params=params)
 
 
 def _quote(cid: str, **extra: Any) -> dict[str, Any]:
-    return {"Contact": {"ContactID": cid}, "LineItems": [LINE], "Date": "2026-11-01",
-            "ExpiryDate": "2026-12-01", "Title": "Proposal", "Summary": "S", "Terms": "T",
-            **extra}
+    return {
+        "Contact": {"ContactID": cid},
+        "LineItems": [LINE],
+        "Date": "2026-11-01",
+        "ExpiryDate": "2026-12-01",
+        "Title": "Proposal",
+        "Summary": "S",
+        "Terms": "T",
+        **extra,
+    }
 
 
 def op_create_quotes(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
     c.call("PUT", "/Quotes", "/Quotes", json={"Quotes": [_quote(cid), _quote(cid, Status="SENT")]})
     c.call("PUT", "/Quotes", "/Quotes", expect=400, json=_quote(cid, Status="INVOICED"))
-    c.call("PUT", "/Quotes", "/Quotes", params={"summarizeErrors": "false"},
-           json={"Quotes": [_quote(cid), _quote(cid, Status="NOPE")]})
+    c.call(
+        "PUT",
+        "/Quotes",
+        "/Quotes",
+        params={"summarizeErrors": "false"},
+        json={"Quotes": [_quote(cid), _quote(cid, Status="NOPE")]},
+    )
 
 
 def op_update_or_create_quotes(c: Checker) -> None:
     cid = _first(c, "Contacts", "Contacts")["ContactID"]
     qid = c.call("PUT", "/Quotes", "/Quotes", json=_quote(cid)).json()["Quotes"][0]["QuoteID"]
-    c.call("POST", "/Quotes", "/Quotes", json={"Quotes": [{"QuoteID": qid, "Status": "SENT"},
-                                                         _quote(cid)]})
+    c.call(
+        "POST",
+        "/Quotes",
+        "/Quotes",
+        json={"Quotes": [{"QuoteID": qid, "Status": "SENT"}, _quote(cid)]},
+    )
     c.call("POST", "/Quotes", "/Quotes", expect=400, json={"QuoteID": qid, "Status": "INVOICED"})
 
 
@@ -258,20 +372,31 @@ def op_get_connections(c: Checker) -> None:
 
 def op_delete_connection(c: Checker) -> None:
     conns = c.call("GET", "/Connections", "/connections", spec="identity").json()
-    c.call("DELETE", "/Connections/{id}", f"/connections/{conns[0]['id']}", spec="identity",
-           expect=204)
+    c.call(
+        "DELETE", "/Connections/{id}", f"/connections/{conns[0]['id']}", spec="identity", expect=204
+    )
 
 
 OPERATIONS: dict[str, Callable[[Checker], None]] = {
-    "getContacts": op_get_contacts, "createContacts": op_create_contacts,
+    "getContacts": op_get_contacts,
+    "createContacts": op_create_contacts,
     "updateOrCreateContacts": op_update_or_create_contacts,
-    "getContactByContactNumber": op_get_contact_by_number, "getContact": op_get_contact,
-    "updateContact": op_update_contact, "getInvoices": op_get_invoices,
-    "createInvoices": op_create_invoices, "updateOrCreateInvoices": op_update_or_create_invoices,
-    "getInvoice": op_get_invoice, "updateInvoice": op_update_invoice, "getQuotes": op_get_quotes,
-    "createQuotes": op_create_quotes, "updateOrCreateQuotes": op_update_or_create_quotes,
-    "getQuote": op_get_quote, "updateQuote": op_update_quote, "getAccounts": op_get_accounts,
-    "getAccount": op_get_account, "getConnections": op_get_connections,
+    "getContactByContactNumber": op_get_contact_by_number,
+    "getContact": op_get_contact,
+    "updateContact": op_update_contact,
+    "getInvoices": op_get_invoices,
+    "createInvoices": op_create_invoices,
+    "updateOrCreateInvoices": op_update_or_create_invoices,
+    "getInvoice": op_get_invoice,
+    "updateInvoice": op_update_invoice,
+    "getQuotes": op_get_quotes,
+    "createQuotes": op_create_quotes,
+    "updateOrCreateQuotes": op_update_or_create_quotes,
+    "getQuote": op_get_quote,
+    "updateQuote": op_update_quote,
+    "getAccounts": op_get_accounts,
+    "getAccount": op_get_account,
+    "getConnections": op_get_connections,
     "deleteConnection": op_delete_connection,
 }
 
@@ -331,12 +456,14 @@ def test_validator_rejects_a_broken_body(check: Checker) -> None:
     broken._content = json.dumps(body).encode()
     broken.request = r.request
     with pytest.raises(Exception, match=r"(?i)invalid|validat"):
-        check.validators["accounting"].validate_response(RequestsOpenAPIRequest(r.request),
-                                                        RequestsOpenAPIResponse(broken))
+        check.validators["accounting"].validate_response(
+            RequestsOpenAPIRequest(r.request), RequestsOpenAPIResponse(broken)
+        )
 
 
-def test_token_response_matches_identity_schema(sandbox: SandboxClient,
-                                                raw_specs: dict[str, dict[str, Any]]) -> None:
+def test_token_response_matches_identity_schema(
+    sandbox: SandboxClient, raw_specs: dict[str, dict[str, Any]]
+) -> None:
     """`/connect/token` is not a path in Xero's identity file, but `AccessToken` is a schema."""
     from openapi_schema_validator import OAS30Validator
 
@@ -344,8 +471,11 @@ def test_token_response_matches_identity_schema(sandbox: SandboxClient,
     schema["required"] = ["access_token", "refresh_token", "expires_in", "token_type", "id_token"]
     conn = sandbox.connect()
     OAS30Validator(schema).validate(conn.tokens)
-    refreshed = requests.post(f"{sandbox.url}/connect/token", auth=("sandbox", "sandbox"),
-                              timeout=10, data={"grant_type": "refresh_token",
-                                                "refresh_token": conn.refresh_token}).json()
+    refreshed = requests.post(
+        f"{sandbox.url}/connect/token",
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": conn.refresh_token},
+    ).json()
     OAS30Validator(schema).validate(refreshed)
     assert isinstance(refreshed["expires_in"], int)

@@ -42,29 +42,44 @@ def test_paging_page_size_and_beyond_the_end(api: Api) -> None:
     # pages do not overlap and cover everything
     seen = []
     for page in (1, 2, 3):
-        seen += [c["ContactID"] for c in api.get("Contacts", params={
-            "page": page, "includeArchived": "true"}).json()["Contacts"]]
+        seen += [
+            c["ContactID"]
+            for c in api.get("Contacts", params={"page": page, "includeArchived": "true"}).json()[
+                "Contacts"
+            ]
+        ]
     assert len(seen) == len(set(seen)) == 250
 
 
 def test_where_filters(api: Api) -> None:
-    a = create_contact(api, "Alpha Ltd", EmailAddress="a@alpha.example.com", ContactNumber="A-1",
-                       AccountNumber="ACC-1")
+    a = create_contact(
+        api,
+        "Alpha Ltd",
+        EmailAddress="a@alpha.example.com",
+        ContactNumber="A-1",
+        AccountNumber="ACC-1",
+    )
     create_contact(api, "Beta Ltd")
     create_contact(api, "O'Brien & Sons", EmailAddress="ob@example.com")
     assert names(api.get("Contacts", params={"where": 'Name=="Alpha Ltd"'})) == ["Alpha Ltd"]
     assert names(api.get("Contacts", params={"where": 'Name == "alpha ltd"'})) == ["Alpha Ltd"]
     assert names(api.get("Contacts", params={"where": 'Name=="O\'Brien & Sons"'})) == [
-        "O'Brien & Sons"]
+        "O'Brien & Sons"
+    ]
     assert sorted(names(api.get("Contacts", params={"where": "EmailAddress!=null"}))) == [
-        "Alpha Ltd", "O'Brien & Sons"]
+        "Alpha Ltd",
+        "O'Brien & Sons",
+    ]
     assert names(api.get("Contacts", params={"where": "EmailAddress==null"})) == ["Beta Ltd"]
-    assert names(api.get("Contacts", params={
-        "where": 'ContactNumber=="A-1" && AccountNumber=="ACC-1"'})) == ["Alpha Ltd"]
-    assert names(api.get("Contacts", params={
-        "where": f'ContactID==guid("{a["ContactID"]}")'})) == ["Alpha Ltd"]
-    assert names(api.get("Contacts", params={"where": 'ContactStatus=="ACTIVE" AND '
-                                             'Name.StartsWith("Be")'})) == ["Beta Ltd"]
+    assert names(
+        api.get("Contacts", params={"where": 'ContactNumber=="A-1" && AccountNumber=="ACC-1"'})
+    ) == ["Alpha Ltd"]
+    assert names(api.get("Contacts", params={"where": f'ContactID==guid("{a["ContactID"]}")'})) == [
+        "Alpha Ltd"
+    ]
+    assert names(
+        api.get("Contacts", params={"where": 'ContactStatus=="ACTIVE" AND Name.StartsWith("Be")'})
+    ) == ["Beta Ltd"]
     assert names(api.get("Contacts", params={"where": "IsCustomer==true"})) == []
     bad = api.get("Contacts", params={"where": 'Nonsense=="x"'})
     assert bad.status_code == 400 and bad.json()["Type"] == "QueryParseException"
@@ -82,16 +97,24 @@ def test_is_customer_follows_invoices(api: Api) -> None:
 def test_order_ids_search_and_archived(api: Api) -> None:
     ids = [create_contact(api, n)["ContactID"] for n in ("Charlie", "alpha", "Bravo")]
     assert names(api.get("Contacts")) == ["alpha", "Bravo", "Charlie"]
-    assert names(api.get("Contacts", params={"order": "Name DESC"})) == ["Charlie", "Bravo",
-                                                                         "alpha"]
+    assert names(api.get("Contacts", params={"order": "Name DESC"})) == [
+        "Charlie",
+        "Bravo",
+        "alpha",
+    ]
     assert sorted(names(api.get("Contacts", params={"IDs": f"{ids[0]},{ids[2]}"}))) == [
-        "Bravo", "Charlie"]
+        "Bravo",
+        "Charlie",
+    ]
     assert names(api.get("Contacts", params={"searchTerm": "RAV"})) == ["Bravo"]
     r = api.post(f"Contacts/{ids[0]}", {"ContactStatus": "ARCHIVED"})
     assert r.status_code == 200 and r.json()["Contacts"][0]["ContactStatus"] == "ARCHIVED"
     assert names(api.get("Contacts")) == ["alpha", "Bravo"]
     assert names(api.get("Contacts", params={"includeArchived": "true"})) == [
-        "alpha", "Bravo", "Charlie"]
+        "alpha",
+        "Bravo",
+        "Charlie",
+    ]
     assert api.get("Contacts", params={"order": "Bogus"}).status_code == 400
 
 
@@ -139,16 +162,25 @@ def test_archived_name_can_be_reused(api: Api) -> None:
 
 def test_post_updates_and_bumps_updated_date(api: Api) -> None:
     c = create_contact(api, "Edit Me Ltd", EmailAddress="old@example.com")
-    r = api.post("Contacts", {"Contacts": [{"ContactID": c["ContactID"],
-                                            "EmailAddress": "new@example.com",
-                                            "Phones": [{"PhoneType": "MOBILE",
-                                                        "PhoneNumber": "021 555"}]}]})
+    r = api.post(
+        "Contacts",
+        {
+            "Contacts": [
+                {
+                    "ContactID": c["ContactID"],
+                    "EmailAddress": "new@example.com",
+                    "Phones": [{"PhoneType": "MOBILE", "PhoneNumber": "021 555"}],
+                }
+            ]
+        },
+    )
     assert r.status_code == 200
     updated = r.json()["Contacts"][0]
     assert updated["EmailAddress"] == "new@example.com" and updated["Name"] == "Edit Me Ltd"
     assert {"PhoneType": "MOBILE", "PhoneNumber": "021 555"} in updated["Phones"]
-    assert updated["UpdatedDateUTC"] > c["UpdatedDateUTC"] or \
-        int(updated["UpdatedDateUTC"][6:-7]) > int(c["UpdatedDateUTC"][6:-7])
+    assert updated["UpdatedDateUTC"] > c["UpdatedDateUTC"] or int(
+        updated["UpdatedDateUTC"][6:-7]
+    ) > int(c["UpdatedDateUTC"][6:-7])
     # POST without an id creates
     r = api.post("Contacts", {"Contacts": [{"Name": "Posted New Ltd"}]})
     assert r.status_code == 200

@@ -16,8 +16,10 @@ def _url(sb: SandboxClient, path: str = "Contacts") -> str:
 def test_storm_of_three_503s_then_recovery(sandbox: SandboxClient) -> None:
     conn = sandbox.connect()
     sandbox.faults(status=503, count=3)
-    codes = [requests.get(_url(sandbox), headers=conn.headers(), timeout=10).status_code
-             for _ in range(5)]
+    codes = [
+        requests.get(_url(sandbox), headers=conn.headers(), timeout=10).status_code
+        for _ in range(5)
+    ]
     assert codes == [503, 503, 503, 200, 200]
 
 
@@ -28,8 +30,10 @@ def test_random_fraction_is_deterministic(sandbox: SandboxClient) -> None:
     def run() -> list[int]:
         sandbox.clear_faults()
         sandbox.faults(status=500, rate=0.3)
-        return [requests.get(_url(sandbox), headers=conn.headers(), timeout=10).status_code
-                for _ in range(40)]
+        return [
+            requests.get(_url(sandbox), headers=conn.headers(), timeout=10).status_code
+            for _ in range(40)
+        ]
 
     first, second = run(), run()
     assert first == second
@@ -58,9 +62,12 @@ def test_expire_tokens(sandbox: SandboxClient) -> None:
     sandbox.faults(expire_tokens=True)
     r = requests.get(_url(sandbox), headers=conn.headers(), timeout=10)
     assert r.status_code == 401 and r.json()["Detail"].startswith("TokenExpired")
-    fresh = requests.post(f"{sandbox.url}/connect/token", auth=("sandbox", "sandbox"), timeout=10,
-                          data={"grant_type": "refresh_token",
-                                "refresh_token": conn.refresh_token}).json()
+    fresh = requests.post(
+        f"{sandbox.url}/connect/token",
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": conn.refresh_token},
+    ).json()
     headers = {**conn.headers(), "Authorization": f"Bearer {fresh['access_token']}"}
     assert requests.get(_url(sandbox), headers=headers, timeout=10).status_code == 200
 
@@ -72,11 +79,15 @@ def test_latency_and_path_filter_and_clear(sandbox: SandboxClient) -> None:
     t = time.perf_counter()
     assert requests.get(_url(sandbox), headers=conn.headers(), timeout=10).status_code == 200
     assert time.perf_counter() - t < 0.2
-    assert requests.get(_url(sandbox, "Invoices"), headers=conn.headers(),
-                        timeout=10).status_code == 502
+    assert (
+        requests.get(_url(sandbox, "Invoices"), headers=conn.headers(), timeout=10).status_code
+        == 502
+    )
     t = time.perf_counter()
-    assert requests.get(_url(sandbox, "Invoices"), headers=conn.headers(),
-                        timeout=10).status_code == 200
+    assert (
+        requests.get(_url(sandbox, "Invoices"), headers=conn.headers(), timeout=10).status_code
+        == 200
+    )
     assert time.perf_counter() - t >= 0.25
     sandbox.clear_faults()
     t = time.perf_counter()
@@ -87,14 +98,21 @@ def test_latency_and_path_filter_and_clear(sandbox: SandboxClient) -> None:
 def test_identity_faults_only_when_asked(sandbox: SandboxClient) -> None:
     conn = sandbox.connect()
     sandbox.faults(status=503, count=5)
-    r = requests.post(f"{sandbox.url}/connect/token", auth=("sandbox", "sandbox"), timeout=10,
-                      data={"grant_type": "refresh_token", "refresh_token": conn.refresh_token})
+    r = requests.post(
+        f"{sandbox.url}/connect/token",
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": conn.refresh_token},
+    )
     assert r.status_code == 200
     sandbox.clear_faults()
     sandbox.faults(status=503, count=1, path="/connect/token")
-    r = requests.post(f"{sandbox.url}/connect/token", auth=("sandbox", "sandbox"), timeout=10,
-                      data={"grant_type": "refresh_token",
-                            "refresh_token": r.json()["refresh_token"]})
+    r = requests.post(
+        f"{sandbox.url}/connect/token",
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"]},
+    )
     assert r.status_code == 503
 
 
@@ -109,8 +127,9 @@ def test_stats_count_calls_by_template(sandbox: SandboxClient) -> None:
     sandbox.seed(contacts=2)
     for _ in range(3):
         requests.get(_url(sandbox), headers=conn.headers(), timeout=10)
-    cid = requests.get(_url(sandbox), headers=conn.headers(), timeout=10).json()[
-        "Contacts"][0]["ContactID"]
+    cid = requests.get(_url(sandbox), headers=conn.headers(), timeout=10).json()["Contacts"][0][
+        "ContactID"
+    ]
     requests.get(_url(sandbox, f"Contacts/{cid}"), headers=conn.headers(), timeout=10)
     calls = sandbox.stats()
     assert calls["GET /api.xro/2.0/Contacts"] == 4
@@ -123,14 +142,16 @@ def test_stats_count_calls_by_template(sandbox: SandboxClient) -> None:
 
 
 def test_admin_api_refuses_bad_requests(sandbox: SandboxClient) -> None:
-    for path, body in (("/_sandbox/seed", {"contacts": "many"}),
-                       ("/_sandbox/seed", {"contacts": 10**12}),
-                       ("/_sandbox/seed", {"invoices": -1}),
-                       ("/_sandbox/seed", {"tenant_id": "nope"}),
-                       ("/_sandbox/limits", {"minute": "x"}),
-                       ("/_sandbox/limits", {"access_token_ttl": -5}),
-                       ("/_sandbox/tenants", {"name": ""}),
-                       ("/_sandbox/faults", {"latency_ms": "slow"})):
+    for path, body in (
+        ("/_sandbox/seed", {"contacts": "many"}),
+        ("/_sandbox/seed", {"contacts": 10**12}),
+        ("/_sandbox/seed", {"invoices": -1}),
+        ("/_sandbox/seed", {"tenant_id": "nope"}),
+        ("/_sandbox/limits", {"minute": "x"}),
+        ("/_sandbox/limits", {"access_token_ttl": -5}),
+        ("/_sandbox/tenants", {"name": ""}),
+        ("/_sandbox/faults", {"latency_ms": "slow"}),
+    ):
         r = requests.post(f"{sandbox.url}{path}", json=body, timeout=10)
         assert r.status_code == 400, (path, body, r.text)
     r = requests.post(f"{sandbox.url}/_sandbox/seed", data=b"[1]", timeout=10)

@@ -36,15 +36,24 @@ def test_keys_are_per_tenant_and_errors_replay(api: Api) -> None:
     a = api.put("Contacts", body, headers={"Idempotency-Key": "k-3"})
     b = api.put("Contacts", body, headers={"Idempotency-Key": "k-3"})
     assert a.status_code == b.status_code == 400 and a.content == b.content
-    ok = api.put("Contacts", {"Name": "Other Org Contact"}, tenant_id=other,
-                 headers={"Idempotency-Key": "k-3"})
+    ok = api.put(
+        "Contacts",
+        {"Name": "Other Org Contact"},
+        tenant_id=other,
+        headers={"Idempotency-Key": "k-3"},
+    )
     assert ok.status_code == 200
 
 
 def test_invoice_replay_keeps_one_invoice(api: Api) -> None:
     c = api.put("Contacts", {"Name": "Inv Idem"}).json()["Contacts"][0]["ContactID"]
-    raw = json.dumps({"Type": "ACCREC", "Contact": {"ContactID": c},
-                      "LineItems": [{"Description": "x", "UnitAmount": 1}]})
+    raw = json.dumps(
+        {
+            "Type": "ACCREC",
+            "Contact": {"ContactID": c},
+            "LineItems": [{"Description": "x", "UnitAmount": 1}],
+        }
+    )
     hdrs = {"Idempotency-Key": "inv-1", "Content-Type": "application/json"}
     r1 = api.call("PUT", "Invoices", data=raw, headers=hdrs)
     r2 = api.call("PUT", "Invoices", data=raw, headers=hdrs)

@@ -20,11 +20,19 @@ def _challenge(verifier: str) -> str:
 
 
 def _authorize(sb: SandboxClient, verifier: str = "v" * 50, **over: str) -> requests.Response:
-    params = {"response_type": "code", "client_id": "sandbox", "redirect_uri": REDIRECT_URI,
-              "scope": SCOPE, "state": "st-1", "code_challenge": _challenge(verifier),
-              "code_challenge_method": "S256", **over}
-    return requests.get(f"{sb.url}/identity/connect/authorize", params=params,
-                        allow_redirects=False, timeout=10)
+    params = {
+        "response_type": "code",
+        "client_id": "sandbox",
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "state": "st-1",
+        "code_challenge": _challenge(verifier),
+        "code_challenge_method": "S256",
+        **over,
+    }
+    return requests.get(
+        f"{sb.url}/identity/connect/authorize", params=params, allow_redirects=False, timeout=10
+    )
 
 
 def _code(sb: SandboxClient, verifier: str = "v" * 50) -> str:
@@ -35,8 +43,9 @@ def _code(sb: SandboxClient, verifier: str = "v" * 50) -> str:
     return query["code"][0]
 
 
-def _token(sb: SandboxClient, auth: tuple[str, str] | None = ("sandbox", "sandbox"),
-           **form: str) -> requests.Response:
+def _token(
+    sb: SandboxClient, auth: tuple[str, str] | None = ("sandbox", "sandbox"), **form: str
+) -> requests.Response:
     return requests.post(f"{sb.url}/connect/token", data=form, auth=auth, timeout=10)
 
 
@@ -49,12 +58,16 @@ def test_authorize_redirects_with_code_and_state(sandbox: SandboxClient) -> None
 
 
 def test_authorize_refuses_wrong_client_and_foreign_redirect(sandbox: SandboxClient) -> None:
-    for over in ({"client_id": "nope"}, {"redirect_uri": "https://evil.example.com/cb"},
-                 {"redirect_uri": "http://192.168.1.5:8000/cb"}, {"scope": "accounting.everything"},
-                 {"redirect_uri": "http://localhost/cb"},
-                 {"redirect_uri": "http://user@localhost:80@evil.example.com/cb"},
-                 {"redirect_uri": "https://localhost:8765/cb"},
-                 {"response_type": "token"}):
+    for over in (
+        {"client_id": "nope"},
+        {"redirect_uri": "https://evil.example.com/cb"},
+        {"redirect_uri": "http://192.168.1.5:8000/cb"},
+        {"scope": "accounting.everything"},
+        {"redirect_uri": "http://localhost/cb"},
+        {"redirect_uri": "http://user@localhost:80@evil.example.com/cb"},
+        {"redirect_uri": "https://localhost:8765/cb"},
+        {"response_type": "token"},
+    ):
         r = _authorize(sandbox, **over)
         assert r.status_code == 400, over
         assert "location" not in r.headers
@@ -64,23 +77,49 @@ def test_authorize_refuses_wrong_client_and_foreign_redirect(sandbox: SandboxCli
 
 def test_code_exchange_checks_pkce_and_is_single_use(sandbox: SandboxClient) -> None:
     code = _code(sandbox)
-    bad = _token(sandbox, grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI,
-                 code_verifier="w" * 50)
+    bad = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="w" * 50,
+    )
     assert bad.status_code == 400 and bad.json() == {"error": "invalid_grant"}
     # a failed attempt burns the code too
-    again = _token(sandbox, grant_type="authorization_code", code=code,
-                   redirect_uri=REDIRECT_URI, code_verifier="v" * 50)
+    again = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 50,
+    )
     assert again.json()["error"] == "invalid_grant"
     code = _code(sandbox)
-    ok = _token(sandbox, grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI,
-                code_verifier="v" * 50)
+    ok = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 50,
+    )
     assert ok.status_code == 200
     body = ok.json()
-    assert set(body) == {"access_token", "refresh_token", "expires_in", "token_type", "scope",
-                         "id_token"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "expires_in",
+        "token_type",
+        "scope",
+        "id_token",
+    }
     assert body["expires_in"] == 1800 and body["token_type"] == "Bearer"
-    replay = _token(sandbox, grant_type="authorization_code", code=code,
-                    redirect_uri=REDIRECT_URI, code_verifier="v" * 50)
+    replay = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 50,
+    )
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
 
 
@@ -88,19 +127,35 @@ def test_code_expires(sandbox: SandboxClient) -> None:
     sandbox.limits(code_ttl=0)
     code = _code(sandbox)
     time.sleep(0.01)
-    r = _token(sandbox, grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI,
-               code_verifier="v" * 50)
+    r = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 50,
+    )
     assert r.json()["error"] == "invalid_grant"
 
 
 def test_client_auth_basic_or_form_and_wrong_secret(sandbox: SandboxClient) -> None:
     code = _code(sandbox)
-    r = _token(sandbox, auth=None, grant_type="authorization_code", code=code,
-               redirect_uri=REDIRECT_URI, code_verifier="v" * 50, client_id="sandbox",
-               client_secret="sandbox")
+    r = _token(
+        sandbox,
+        auth=None,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 50,
+        client_id="sandbox",
+        client_secret="sandbox",
+    )
     assert r.status_code == 200
-    bad = _token(sandbox, auth=("sandbox", "wrong"), grant_type="refresh_token",
-                 refresh_token=r.json()["refresh_token"])
+    bad = _token(
+        sandbox,
+        auth=("sandbox", "wrong"),
+        grant_type="refresh_token",
+        refresh_token=r.json()["refresh_token"],
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
     assert _token(sandbox, grant_type="password").json()["error"] == "unsupported_grant_type"
 
@@ -119,11 +174,14 @@ def test_refresh_rotates_and_old_token_has_grace_then_invalid_grant(sandbox: San
     late = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
     # the newest one is still good
-    newest = _token(sandbox, grant_type="refresh_token",
-                    refresh_token=second.json()["refresh_token"])
+    newest = _token(
+        sandbox, grant_type="refresh_token", refresh_token=second.json()["refresh_token"]
+    )
     assert newest.status_code == 200
-    assert _token(sandbox, grant_type="refresh_token",
-                  refresh_token="made-up").json()["error"] == "invalid_grant"
+    assert (
+        _token(sandbox, grant_type="refresh_token", refresh_token="made-up").json()["error"]
+        == "invalid_grant"
+    )
 
 
 def test_access_token_expiry_gives_problem_details(sandbox: SandboxClient) -> None:
@@ -156,8 +214,12 @@ def test_missing_or_unknown_bearer_is_401(sandbox: SandboxClient) -> None:
 
 def test_revocation_kills_refresh_token_and_connections(sandbox: SandboxClient) -> None:
     conn = sandbox.connect()
-    r = requests.post(f"{sandbox.url}/connect/revocation", data={"token": conn.refresh_token},
-                      auth=("sandbox", "sandbox"), timeout=10)
+    r = requests.post(
+        f"{sandbox.url}/connect/revocation",
+        data={"token": conn.refresh_token},
+        auth=("sandbox", "sandbox"),
+        timeout=10,
+    )
     assert r.status_code == 200
     late = _token(sandbox, grant_type="refresh_token", refresh_token=conn.refresh_token)
     assert late.json()["error"] == "invalid_grant"
@@ -175,8 +237,7 @@ def test_connections_list_and_delete_then_403(sandbox: SandboxClient) -> None:
     assert conns[0]["authEventId"] == conns[0]["authEventId"]
     r = requests.delete(f"{sandbox.url}/connections/{conns[0]['id']}", headers=auth, timeout=10)
     assert r.status_code == 204
-    again = requests.delete(f"{sandbox.url}/connections/{conns[0]['id']}", headers=auth,
-                            timeout=10)
+    again = requests.delete(f"{sandbox.url}/connections/{conns[0]['id']}", headers=auth, timeout=10)
     assert again.status_code == 404
     r = requests.get(f"{sandbox.url}/api.xro/2.0/Contacts", headers=conn.headers(), timeout=10)
     assert r.status_code == 403
@@ -193,16 +254,22 @@ def test_revoke_app_in_xero(sandbox: SandboxClient) -> None:
     sandbox.revoke_app()
     r = requests.get(f"{sandbox.url}/api.xro/2.0/Contacts", headers=conn.headers(), timeout=10)
     assert r.status_code == 403
-    assert _token(sandbox, grant_type="refresh_token",
-                  refresh_token=conn.refresh_token).json()["error"] == "invalid_grant"
+    assert (
+        _token(sandbox, grant_type="refresh_token", refresh_token=conn.refresh_token).json()[
+            "error"
+        ]
+        == "invalid_grant"
+    )
 
 
 def test_multiple_tenants_are_isolated(sandbox: SandboxClient) -> None:
     other = sandbox.add_tenant("Other Org Ltd")
     sandbox.seed(contacts=5, invoices=0, seed=3)
     conn = sandbox.connect()
-    assert {c["tenantName"] for c in conn.connections} == {"Demo Company (Sandbox)",
-                                                          "Other Org Ltd"}
+    assert {c["tenantName"] for c in conn.connections} == {
+        "Demo Company (Sandbox)",
+        "Other Org Ltd",
+    }
     url = f"{sandbox.url}/api.xro/2.0/Contacts"
     assert len(requests.get(url, headers=conn.headers(), timeout=10).json()["Contacts"]) == 5
     assert requests.get(url, headers=conn.headers(other), timeout=10).json()["Contacts"] == []
@@ -212,8 +279,12 @@ def test_multiple_tenants_are_isolated(sandbox: SandboxClient) -> None:
     assert requests.get(f"{url}/{cid}", headers=conn.headers(), timeout=10).status_code == 404
     assert requests.get(f"{url}/{cid}", headers=conn.headers(other), timeout=10).status_code == 200
     # unknown or missing tenant id → 403
-    assert requests.get(url, headers=conn.headers("00000000-0000-0000-0000-000000000000"),
-                        timeout=10).status_code == 403
+    assert (
+        requests.get(
+            url, headers=conn.headers("00000000-0000-0000-0000-000000000000"), timeout=10
+        ).status_code
+        == 403
+    )
     headers = conn.headers()
     del headers["xero-tenant-id"]
     assert requests.get(url, headers=headers, timeout=10).status_code == 403
@@ -233,6 +304,11 @@ def test_code_exchange_needs_the_same_redirect_uri(sandbox: SandboxClient) -> No
     r = _token(sandbox, grant_type="authorization_code", code=code, code_verifier="v" * 50)
     assert r.json()["error"] == "invalid_grant"
     code = _code(sandbox)
-    r = _token(sandbox, grant_type="authorization_code", code=code, code_verifier="v" * 50,
-               redirect_uri="http://localhost:9999/other")
+    r = _token(
+        sandbox,
+        grant_type="authorization_code",
+        code=code,
+        code_verifier="v" * 50,
+        redirect_uri="http://localhost:9999/other",
+    )
     assert r.json()["error"] == "invalid_grant"

@@ -12,9 +12,16 @@ def _inv(resp) -> dict:
 
 def test_totals_exclusive_inclusive_notax(api: Api) -> None:
     c = create_contact(api, "Totals Ltd")["ContactID"]
-    lines = [{"Description": "A", "Quantity": 3, "UnitAmount": 33.33, "AccountCode": "200"},
-             {"Description": "B", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200",
-              "DiscountRate": 10}]
+    lines = [
+        {"Description": "A", "Quantity": 3, "UnitAmount": 33.33, "AccountCode": "200"},
+        {
+            "Description": "B",
+            "Quantity": 1,
+            "UnitAmount": 10,
+            "AccountCode": "200",
+            "DiscountRate": 10,
+        },
+    ]
     ex = _inv(create_invoice(api, c, lines, LineAmountTypes="Exclusive"))
     assert (ex["SubTotal"], ex["TotalTax"], ex["Total"]) == (108.99, 16.35, 125.34)
     assert ex["LineItems"][0]["LineAmount"] == 99.99 and ex["LineItems"][0]["TaxAmount"] == 15.0
@@ -38,19 +45,42 @@ def test_numbering_and_dates(api: Api) -> None:
     dup = create_invoice(api, c, InvoiceNumber="INV-0001")
     assert dup.status_code == 400
     assert "must be unique" in dup.json()["Elements"][0]["ValidationErrors"][0]["Message"]
-    bill = _inv(api.put("Invoices", {"Type": "ACCPAY", "Contact": {"ContactID": c},
-                                     "LineItems": [{"Description": "x", "Quantity": 1,
-                                                    "UnitAmount": 5, "AccountCode": "429"}]}))
+    bill = _inv(
+        api.put(
+            "Invoices",
+            {
+                "Type": "ACCPAY",
+                "Contact": {"ContactID": c},
+                "LineItems": [
+                    {"Description": "x", "Quantity": 1, "UnitAmount": 5, "AccountCode": "429"}
+                ],
+            },
+        )
+    )
     assert "InvoiceNumber" not in bill
 
 
 def test_contact_by_name_is_found_or_created(api: Api) -> None:
     create_contact(api, "Known Ltd")
-    inv = _inv(api.put("Invoices", {"Type": "ACCREC", "Contact": {"Name": "Known Ltd"},
-                                    "LineItems": [{"Description": "x", "UnitAmount": 1}]}))
+    inv = _inv(
+        api.put(
+            "Invoices",
+            {
+                "Type": "ACCREC",
+                "Contact": {"Name": "Known Ltd"},
+                "LineItems": [{"Description": "x", "UnitAmount": 1}],
+            },
+        )
+    )
     assert inv["Contact"]["Name"] == "Known Ltd"
-    api.put("Invoices", {"Type": "ACCREC", "Contact": {"Name": "Brand New Ltd"},
-                         "LineItems": [{"Description": "x", "UnitAmount": 1}]})
+    api.put(
+        "Invoices",
+        {
+            "Type": "ACCREC",
+            "Contact": {"Name": "Brand New Ltd"},
+            "LineItems": [{"Description": "x", "UnitAmount": 1}],
+        },
+    )
     assert len(api.get("Contacts").json()["Contacts"]) == 2
 
 
@@ -65,13 +95,16 @@ def test_status_rules(api: Api) -> None:
     assert auth["Status"] == "AUTHORISED"
     r = api.post(f"Invoices/{iid}", {"Status": "DELETED"})
     assert r.status_code == 400
-    assert r.json()["Elements"][0]["ValidationErrors"][0]["Message"] == \
-        "Invoice not of valid status for modification"
+    assert (
+        r.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+        == "Invoice not of valid status for modification"
+    )
     assert _inv(api.post(f"Invoices/{iid}", {"Status": "VOIDED"}))["Status"] == "VOIDED"
     assert api.post(f"Invoices/{iid}", {"Status": "AUTHORISED"}).status_code == 400
     d = _inv(create_invoice(api, c))
-    assert _inv(api.post(f"Invoices/{d['InvoiceID']}", {"Status": "DELETED"}))["Status"] == \
-        "DELETED"
+    assert (
+        _inv(api.post(f"Invoices/{d['InvoiceID']}", {"Status": "DELETED"}))["Status"] == "DELETED"
+    )
     # approving needs lines with account codes
     r = create_invoice(api, c, [{"Description": "no code", "UnitAmount": 5}], Status="AUTHORISED")
     assert r.status_code == 400
@@ -94,13 +127,23 @@ def test_update_recomputes_totals_and_keeps_lines(api: Api) -> None:
     iid = inv["InvoiceID"]
     r = _inv(api.post(f"Invoices/{iid}", {"Reference": "REF-9"}))
     assert r["Total"] == inv["Total"] and r["Reference"] == "REF-9"
-    r = _inv(api.post(f"Invoices/{iid}", {"LineItems": [
-        {"Description": "new", "Quantity": 1, "UnitAmount": 50, "AccountCode": "260"}]}))
+    r = _inv(
+        api.post(
+            f"Invoices/{iid}",
+            {
+                "LineItems": [
+                    {"Description": "new", "Quantity": 1, "UnitAmount": 50, "AccountCode": "260"}
+                ]
+            },
+        )
+    )
     assert r["Total"] == 57.5 and r["LineItems"][0]["AccountCode"] == "260"
     r = _inv(api.post(f"Invoices/{iid}", {"LineAmountTypes": "Inclusive"}))
     assert r["Total"] == 50.0 and r["TotalTax"] == 6.52
-    assert api.post("Invoices/00000000-0000-0000-0000-000000000000",
-                    {"Reference": "x"}).status_code == 404
+    assert (
+        api.post("Invoices/00000000-0000-0000-0000-000000000000", {"Reference": "x"}).status_code
+        == 404
+    )
 
 
 def test_list_filters(api: Api) -> None:
@@ -121,8 +164,7 @@ def test_list_filters(api: Api) -> None:
     assert numbers(InvoiceNumbers="INV-0002") == ["INV-0002"]
     assert numbers(where=f'Contact.ContactID==guid("{a}")') == ["INV-0001"]
     assert numbers(where='Type=="ACCREC" AND Status=="DRAFT"') == ["INV-0002"]
-    assert numbers(where='Status!="DRAFT"', order="InvoiceNumber DESC") == ["INV-0003",
-                                                                          "INV-0001"]
+    assert numbers(where='Status!="DRAFT"', order="InvoiceNumber DESC") == ["INV-0003", "INV-0001"]
     assert numbers(createdByMyApp="true") == ["INV-0001", "INV-0002", "INV-0003"]
     assert numbers(page=2) == []
     unpaged = api.get("Invoices").json()
@@ -158,10 +200,12 @@ def test_generated_data_is_realistic_and_deterministic(api: Api) -> None:
     assert any(c["IsCustomer"] and not c["IsSupplier"] for c in contacts)
     assert any(c["Balances"]["AccountsReceivable"]["Overdue"] > 0 for c in contacts)
     assert len({c["Name"].lower() for c in contacts if c["ContactStatus"] == "ACTIVE"}) == len(
-        [c for c in contacts if c["ContactStatus"] == "ACTIVE"])
+        [c for c in contacts if c["ContactStatus"] == "ACTIVE"]
+    )
     for inv in invoices[:200]:
         assert round(sum(li["LineAmount"] for li in inv["LineItems"]), 2) == round(
-            inv["SubTotal"] + (inv["TotalTax"] if inv["LineAmountTypes"] == "Inclusive" else 0), 2)
+            inv["SubTotal"] + (inv["TotalTax"] if inv["LineAmountTypes"] == "Inclusive" else 0), 2
+        )
 
 
 def test_sequential_paging_is_complete_and_sees_new_writes(api: Api) -> None:
@@ -188,8 +232,10 @@ def test_sequential_paging_is_complete_and_sees_new_writes(api: Api) -> None:
     assert len(sweep(Statuses="AUTHORISED")) == len(authorised) + 1
     # a random page equals the same slice of the full sweep
     again = sweep()
-    page2 = [i["InvoiceID"] for i in api.get("Invoices", params={"page": 2, "pageSize": 1000}
-                                             ).json()["Invoices"]]
+    page2 = [
+        i["InvoiceID"]
+        for i in api.get("Invoices", params={"page": 2, "pageSize": 1000}).json()["Invoices"]
+    ]
     assert page2 == again[1000:2000]
 
 

@@ -87,6 +87,9 @@ def test_identity_paths_are_not_rate_limited(sandbox: SandboxClient) -> None:
     sandbox.limits(minute=1)
     conn = sandbox.connect()
     for _ in range(3):
-        r = requests.get(f"{sandbox.url}/connections", timeout=10,
-                         headers={"Authorization": f"Bearer {conn.access_token}"})
+        r = requests.get(
+            f"{sandbox.url}/connections",
+            timeout=10,
+            headers={"Authorization": f"Bearer {conn.access_token}"},
+        )
         assert r.status_code == 200

@@ -9,9 +9,21 @@ LINES = [{"Description": "Design", "Quantity": 2, "UnitAmount": 500, "AccountCod
 
 def test_quote_create_number_totals_and_transitions(api: Api) -> None:
     c = create_contact(api, "Quote Ltd")["ContactID"]
-    r = api.put("Quotes", {"Quotes": [{"Contact": {"ContactID": c}, "LineItems": LINES,
-                                       "Date": "2026-11-01", "ExpiryDate": "2026-12-01",
-                                       "Title": "Website", "Reference": "OPP-7"}]})
+    r = api.put(
+        "Quotes",
+        {
+            "Quotes": [
+                {
+                    "Contact": {"ContactID": c},
+                    "LineItems": LINES,
+                    "Date": "2026-11-01",
+                    "ExpiryDate": "2026-12-01",
+                    "Title": "Website",
+                    "Reference": "OPP-7",
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     q = r.json()["Quotes"][0]
     assert q["QuoteNumber"] == "QU-0001" and q["Status"] == "DRAFT"
@@ -30,13 +42,20 @@ def test_quote_create_number_totals_and_transitions(api: Api) -> None:
 def test_quote_list_filters(api: Api) -> None:
     a = create_contact(api, "QA Ltd")["ContactID"]
     b = create_contact(api, "QB Ltd")["ContactID"]
-    api.put("Quotes", {"Quotes": [{"Contact": {"ContactID": a}, "LineItems": LINES},
-                                  {"Contact": {"ContactID": b}, "LineItems": LINES,
-                                   "Status": "SENT"}]})
+    api.put(
+        "Quotes",
+        {
+            "Quotes": [
+                {"Contact": {"ContactID": a}, "LineItems": LINES},
+                {"Contact": {"ContactID": b}, "LineItems": LINES, "Status": "SENT"},
+            ]
+        },
+    )
     got = api.get("Quotes", params={"ContactID": b}).json()["Quotes"]
     assert [q["Contact"]["Name"] for q in got] == ["QB Ltd"]
-    assert [q["Status"] for q in api.get("Quotes", params={"Status": "SENT"}).json()["Quotes"]] \
-        == ["SENT"]
+    assert [q["Status"] for q in api.get("Quotes", params={"Status": "SENT"}).json()["Quotes"]] == [
+        "SENT"
+    ]
     assert api.get("Quotes", params={"page": 5}).json()["Quotes"] == []
     one = api.get(f"Quotes/{got[0]['QuoteID']}").json()["Quotes"][0]
     assert one["LineItems"][0]["Description"] == "Design"
@@ -52,8 +71,9 @@ def test_accounts_default_chart_and_where(api: Api) -> None:
     assert any(a["Status"] == "ARCHIVED" for a in every)
     assert any(a["Type"] == "BANK" for a in every)
     assert any(a["Class"] == "EXPENSE" for a in every)
-    assert {a["Code"] for a in api.get("Accounts", params={"where": 'Type=="BANK"'}).json()[
-        "Accounts"]} == {"090", "091"}
+    assert {
+        a["Code"] for a in api.get("Accounts", params={"where": 'Type=="BANK"'}).json()["Accounts"]
+    } == {"090", "091"}
     one = every[0]
     assert api.get(f"Accounts/{one['AccountID']}").json()["Accounts"][0]["Code"] == one["Code"]
     assert api.get("Accounts", params={"where": "Bogus==1"}).status_code == 400
@@ -61,7 +81,13 @@ def test_accounts_default_chart_and_where(api: Api) -> None:
 
 def test_archived_account_code_refused_on_invoice(api: Api) -> None:
     c = create_contact(api, "Acc Ltd")["ContactID"]
-    r = api.put("Invoices", {"Type": "ACCREC", "Contact": {"ContactID": c}, "LineItems": [
-        {"Description": "x", "UnitAmount": 1, "AccountCode": "250"}]})
+    r = api.put(
+        "Invoices",
+        {
+            "Type": "ACCREC",
+            "Contact": {"ContactID": c},
+            "LineItems": [{"Description": "x", "UnitAmount": 1, "AccountCode": "250"}],
+        },
+    )
     assert r.status_code == 400
     assert "not a valid code" in r.json()["Elements"][0]["ValidationErrors"][0]["Message"]

@@ -54,19 +54,27 @@ def test_cli_command_prints_the_environment_and_serves() -> None:
         assert option in help_text
     port = _free_port()
     code = "from xero_pipelines.cli.sandbox import sandbox; sandbox()"
-    proc = subprocess.Popen([sys.executable, "-c", code, "--port", str(port), "--contacts", "3",
-                             "--no-rate-limits"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--port", str(port), "--contacts", "3", "--no-rate-limits"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait(url, proc)
-        assert requests.get(f"{url}/_sandbox/state", timeout=5).json()["tenants"][0][
-            "contacts"] == 3
+        assert (
+            requests.get(f"{url}/_sandbox/state", timeout=5).json()["tenants"][0]["contacts"] == 3
+        )
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
-    for line in (f"export XERO_API_URL={url}", f"export XERO_IDENTITY_URL={url}",
-                 f"export XERO_LOGIN_URL={url}", "export XERO_CLIENT_ID=sandbox",
-                 "export XERO_CLIENT_SECRET=sandbox"):
+    for line in (
+        f"export XERO_API_URL={url}",
+        f"export XERO_IDENTITY_URL={url}",
+        f"export XERO_LOGIN_URL={url}",
+        "export XERO_CLIENT_ID=sandbox",
+        "export XERO_CLIENT_SECRET=sandbox",
+    ):
         assert line in out
 
 

@@ -9,33 +9,59 @@ import pytest
 from tests.sandbox.conftest import Api, create_contact, create_invoice
 from xero_pipelines.sandbox import where
 
-FIELDS = {"Name": "name", "Status": "status", "IsCustomer": "is_customer", "Date": "date_ms",
-          "Contact.ContactID": "c.contact_id"}
+FIELDS = {
+    "Name": "name",
+    "Status": "status",
+    "IsCustomer": "is_customer",
+    "Date": "date_ms",
+    "Contact.ContactID": "c.contact_id",
+}
 
 
-@pytest.mark.parametrize(("text", "sql", "args"), [
-    ('Name=="A"', "name = ? COLLATE NOCASE", ["A"]),
-    ('Name != "A"', "name != ? COLLATE NOCASE", ["A"]),
-    ("Name==null", "(name IS NULL OR name = '')", []),
-    ("Name!=null", "(name IS NOT NULL AND name != '')", []),
-    ("IsCustomer==true", "is_customer = ?", [1]),
-    ('Status=="A" AND Name=="B"', "(status = ? COLLATE NOCASE) AND (name = ? COLLATE NOCASE)",
-     ["A", "B"]),
-    ('Status=="A" && (Name=="B" || Name=="C")',
-     "(status = ? COLLATE NOCASE) AND ((name = ? COLLATE NOCASE) OR (name = ? COLLATE NOCASE))",
-     ["A", "B", "C"]),
-    ('Name.Contains("50%")', "name LIKE ? ESCAPE '\\'", ["%50\\%%"]),
-    ('Contact.ContactID==guid("ABC")', "c.contact_id = ? COLLATE NOCASE", ["abc"]),
-    ("Date>=DateTime(2026,3,1)", "date_ms >= ?", [1772323200000]),
-    ('Name.ToLower()=="a"', "LOWER(name) = ? COLLATE NOCASE", ["a"]),
-    ('NOT Name=="A"', "NOT (name = ? COLLATE NOCASE)", ["A"]),
-])
+@pytest.mark.parametrize(
+    ("text", "sql", "args"),
+    [
+        ('Name=="A"', "name = ? COLLATE NOCASE", ["A"]),
+        ('Name != "A"', "name != ? COLLATE NOCASE", ["A"]),
+        ("Name==null", "(name IS NULL OR name = '')", []),
+        ("Name!=null", "(name IS NOT NULL AND name != '')", []),
+        ("IsCustomer==true", "is_customer = ?", [1]),
+        (
+            'Status=="A" AND Name=="B"',
+            "(status = ? COLLATE NOCASE) AND (name = ? COLLATE NOCASE)",
+            ["A", "B"],
+        ),
+        (
+            'Status=="A" && (Name=="B" || Name=="C")',
+            "(status = ? COLLATE NOCASE) AND "
+            "((name = ? COLLATE NOCASE) OR (name = ? COLLATE NOCASE))",
+            ["A", "B", "C"],
+        ),
+        ('Name.Contains("50%")', "name LIKE ? ESCAPE '\\'", ["%50\\%%"]),
+        ('Contact.ContactID==guid("ABC")', "c.contact_id = ? COLLATE NOCASE", ["abc"]),
+        ("Date>=DateTime(2026,3,1)", "date_ms >= ?", [1772323200000]),
+        ('Name.ToLower()=="a"', "LOWER(name) = ? COLLATE NOCASE", ["a"]),
+        ('NOT Name=="A"', "NOT (name = ? COLLATE NOCASE)", ["A"]),
+    ],
+)
 def test_to_sql(text: str, sql: str, args: list) -> None:
     assert where.to_sql(where.parse(text), FIELDS) == (sql, args)
 
 
-@pytest.mark.parametrize("text", ['Name=="A', "Name==", '==“x”', 'Name=="A" AND', "(Name==1",
-                                  'Name.Explode("x")', 'Name=="x";', "Bogus==1", "Name <> 1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Name=="A',
+        "Name==",
+        "==“x”",
+        'Name=="A" AND',
+        "(Name==1",
+        'Name.Explode("x")',
+        'Name=="x";',
+        "Bogus==1",
+        "Name <> 1",
+    ],
+)
 def test_errors(text: str) -> None:
     with pytest.raises(where.WhereError):
         where.to_sql(where.parse(text), FIELDS)

@@ -57,15 +57,29 @@ async def seed(request: Request) -> Response:
         return _bad(f"invalid seed request: {exc}")
     if any(v < 0 or v > MAX_SEED for v in counts.values()):
         return _bad(f"counts must be between 0 and {MAX_SEED:,}")
-    tenant = sb.store.tenant(body["tenant_id"]) if body.get("tenant_id") else \
-        sb.store.first_tenant()
+    tenant = (
+        sb.store.tenant(body["tenant_id"]) if body.get("tenant_id") else sb.store.first_tenant()
+    )
     if tenant is None:
         return _bad("unknown tenant_id")
-    result = await run_in_threadpool(generator.seed, sb.store, tenant, counts["contacts"],
-                                     counts["invoices"], counts["quotes"], seed_value)
-    return JSONResponse({"tenantId": tenant.tenant_id, "contacts": result.contacts,
-                         "invoices": result.invoices, "quotes": result.quotes,
-                         "seconds": round(result.seconds, 3)})
+    result = await run_in_threadpool(
+        generator.seed,
+        sb.store,
+        tenant,
+        counts["contacts"],
+        counts["invoices"],
+        counts["quotes"],
+        seed_value,
+    )
+    return JSONResponse(
+        {
+            "tenantId": tenant.tenant_id,
+            "contacts": result.contacts,
+            "invoices": result.invoices,
+            "quotes": result.quotes,
+            "seconds": round(result.seconds, 3),
+        }
+    )
 
 
 async def stats(request: Request) -> Response:
@@ -124,8 +138,9 @@ def _settings(sb: Sandbox) -> dict[str, Any]:
 async def tenants(request: Request) -> Response:
     sb = _sb(request)
     if request.method == "GET":
-        return JSONResponse([{"tenantId": t.tenant_id, "tenantName": t.name}
-                             for t in sb.store.tenants.values()])
+        return JSONResponse(
+            [{"tenantId": t.tenant_id, "tenantName": t.name} for t in sb.store.tenants.values()]
+        )
     try:
         body = await _json(request)
     except ValueError as exc:
@@ -145,13 +160,17 @@ async def revoke_app(request: Request) -> Response:
 async def state(request: Request) -> Response:
     sb = _sb(request)
     counts = await run_in_threadpool(sb.store.counts)
-    return JSONResponse({
-        "tenants": [{"tenantId": t.tenant_id, "tenantName": t.name, **counts.get(t.tenant_id, {})}
-                    for t in sb.store.tenants.values()],
-        "connections": len(sb.identity.connections),
-        "live_refresh_tokens": sb.identity.live_refresh_tokens(),
-        "settings": _settings(sb),
-    })
+    return JSONResponse(
+        {
+            "tenants": [
+                {"tenantId": t.tenant_id, "tenantName": t.name, **counts.get(t.tenant_id, {})}
+                for t in sb.store.tenants.values()
+            ],
+            "connections": len(sb.identity.connections),
+            "live_refresh_tokens": sb.identity.live_refresh_tokens(),
+            "settings": _settings(sb),
+        }
+    )
 
 
 routes = [

@@ -29,6 +29,7 @@ def _sandbox(request: Request) -> Sandbox:
 
 # ---- identity --------------------------------------------------------------------------------
 
+
 async def authorize(request: Request) -> Response:
     params = dict(request.query_params)
     url, error = _sandbox(request).identity.authorize(params)
@@ -64,8 +65,9 @@ async def token(request: Request) -> Response:
         return _oauth_error("invalid_client")
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code":
-        out, err = sb.identity.exchange_code(form.get("code", ""), form.get("redirect_uri"),
-                                             form.get("code_verifier"))
+        out, err = sb.identity.exchange_code(
+            form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier")
+        )
     elif grant_type == "refresh_token":
         out, err = sb.identity.refresh_grant(form.get("refresh_token", ""))
     else:
@@ -94,11 +96,11 @@ async def list_connections(request: Request) -> Response:
 async def delete_connection(request: Request) -> Response:
     if _sandbox(request).identity.delete_connection(request.path_params["id"]):
         return Response(status_code=204)
-    return Response("The resource you're looking for cannot be found", 404,
-                    media_type="text/plain")
+    return Response("The resource you're looking for cannot be found", 404, media_type="text/plain")
 
 
 # ---- accounting ------------------------------------------------------------------------------
+
 
 def _ctx(request: Request) -> Ctx:
     return request.scope["sandbox.ctx"]
@@ -117,8 +119,9 @@ def _read(fn: Callable[..., Any], *args_from: str) -> Callable[[Request], Any]:
             elif fn is invoices.get_invoice:
                 body = await run_in_threadpool(fn, ctx, *args, params)
             else:
-                body = await run_in_threadpool(fn, ctx, params,
-                                               request.headers.get("if-modified-since"))
+                body = await run_in_threadpool(
+                    fn, ctx, params, request.headers.get("if-modified-since")
+                )
         except XeroError as exc:
             return exc.response()
         return xero_response(body)
@@ -134,44 +137,66 @@ def _write(kind: str, create_only: bool, with_id: bool = False) -> Callable[[Req
     """PUT/POST endpoints: body parsing, Idempotency-Key replay, then the resource's writer."""
     key = {"contacts": "Contacts", "invoices": "Invoices", "quotes": "Quotes"}[kind]
 
-    def run(ctx: Ctx, raw: bytes, ctype: str | None, params: dict[str, str],
-            path_id: str | None) -> Response:
+    def run(
+        ctx: Ctx, raw: bytes, ctype: str | None, params: dict[str, str], path_id: str | None
+    ) -> Response:
         try:
             items = parse_body(raw, ctype, key)
             summarize = _summarize(params)
             if kind == "contacts":
-                body = contacts.write_contacts(ctx, items, create_only=create_only,
-                                               summarize=summarize, path_id=path_id)
+                body = contacts.write_contacts(
+                    ctx, items, create_only=create_only, summarize=summarize, path_id=path_id
+                )
             elif kind == "invoices":
                 unitdp = 4 if params.get("unitdp") == "4" else 2
-                body = invoices.write_invoices(ctx, items, create_only=create_only,
-                                               summarize=summarize, unitdp=unitdp,
-                                               path_id=path_id)
+                body = invoices.write_invoices(
+                    ctx,
+                    items,
+                    create_only=create_only,
+                    summarize=summarize,
+                    unitdp=unitdp,
+                    path_id=path_id,
+                )
             else:
-                body = quotes.write_quotes(ctx, items, create_only=create_only,
-                                           summarize=summarize, path_id=path_id)
+                body = quotes.write_quotes(
+                    ctx, items, create_only=create_only, summarize=summarize, path_id=path_id
+                )
         except XeroError as exc:
             return exc.response()
         return xero_response(body)
 
-    def idempotent(cache: IdempotencyCache, ctx: Ctx, idem_key: str, fingerprint: str,
-                   *args: Any) -> Response:
+    def idempotent(
+        cache: IdempotencyCache, ctx: Ctx, idem_key: str, fingerprint: str, *args: Any
+    ) -> Response:
         tenant = ctx.tenant.tenant_id
         with cache.key_lock(tenant, idem_key):
             hit = cache.lookup(tenant, idem_key)
             if hit is not None:
                 if hit.fingerprint != fingerprint:
-                    return xero_response({
-                        "ErrorNumber": 10, "Type": "ValidationException",
-                        "Message": "The Idempotency-Key has already been used for a different "
-                                   "request", "Elements": [],
-                    }, 400)
+                    return xero_response(
+                        {
+                            "ErrorNumber": 10,
+                            "Type": "ValidationException",
+                            "Message": "The Idempotency-Key has already been used for a different "
+                            "request",
+                            "Elements": [],
+                        },
+                        400,
+                    )
                 return Response(hit.body, hit.status, media_type=hit.media_type)
             resp = run(ctx, *args)
             if resp.status_code < 500:
-                cache.remember(tenant, idem_key, Stored(fingerprint, time.monotonic(),
-                                                        resp.status_code, bytes(resp.body),
-                                                        resp.media_type or "application/json"))
+                cache.remember(
+                    tenant,
+                    idem_key,
+                    Stored(
+                        fingerprint,
+                        time.monotonic(),
+                        resp.status_code,
+                        bytes(resp.body),
+                        resp.media_type or "application/json",
+                    ),
+                )
             return resp
 
     async def endpoint(request: Request) -> Response:
@@ -185,11 +210,16 @@ def _write(kind: str, create_only: bool, with_id: bool = False) -> Callable[[Req
         if idem_key is None:
             return await run_in_threadpool(run, ctx, *args)
         if not idem_key.strip() or len(idem_key) > 128:
-            return xero_response({"ErrorNumber": 10, "Type": "ValidationException",
-                                  "Message": "Idempotency-Key must be 1 to 128 characters",
-                                  "Elements": []}, 400)
-        fp = IdempotencyCache.fingerprint(request.method, request.url.path,
-                                          request.url.query, raw)
+            return xero_response(
+                {
+                    "ErrorNumber": 10,
+                    "Type": "ValidationException",
+                    "Message": "Idempotency-Key must be 1 to 128 characters",
+                    "Elements": [],
+                },
+                400,
+            )
+        fp = IdempotencyCache.fingerprint(request.method, request.url.path, request.url.query, raw)
         return await run_in_threadpool(idempotent, sb.idempotency, ctx, idem_key, fp, *args)
 
     return endpoint
@@ -224,6 +254,5 @@ routes = [
     Route(f"{API}/Quotes/{{ident}}", _write("quotes", False, True), methods=["POST"]),
     Route(f"{API}/Accounts", _read(accounts.list_accounts), methods=["GET"]),
     Route(f"{API}/Accounts/{{ident}}", _read(accounts.get_account, "ident"), methods=["GET"]),
-    Route(f"{API}/{{rest:path}}", api_not_found,
-          methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
+    Route(f"{API}/{{rest:path}}", api_not_found, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
 ]

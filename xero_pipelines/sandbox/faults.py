@@ -84,8 +84,13 @@ class Faults:
         if kind is not None and count is None and rate is None:
             count = 1
         fault = Fault(
-            status=status, rate=rate, remaining=count, rate_limit=kind,
-            retry_after=retry_after, latency_ms=int(latency), path=path,
+            status=status,
+            rate=rate,
+            remaining=count,
+            rate_limit=kind,
+            retry_after=retry_after,
+            latency_ms=int(latency),
+            path=path,
         )
         with self.lock:
             self.items.append(fault)

@@ -24,15 +24,24 @@ API_PREFIX = "/api.xro/2.0"
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     """Xero's problem-details body for auth failures (TokenExpired, AuthenticationUnsuccessful)."""
-    return {"Type": None, "Title": title, "Status": status, "Detail": detail,
-            "Instance": str(uuid.uuid4()), "Extensions": {}}
+    return {
+        "Type": None,
+        "Title": title,
+        "Status": status,
+        "Detail": detail,
+        "Instance": str(uuid.uuid4()),
+        "Extensions": {},
+    }
 
 
-async def send_json(send: Send, status: int, body: Any,
-                    headers: dict[str, str] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
     raw = json.dumps(body).encode()
-    hdrs = [(b"content-type", b"application/json; charset=utf-8"),
-            (b"content-length", str(len(raw)).encode())]
+    hdrs = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(raw)).encode()),
+    ]
     hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": raw})
@@ -60,8 +69,11 @@ class Gateway:
                 phrase = HTTPStatus(fate.status).phrase
             except ValueError:
                 phrase = "Error"
-            await send_json(send, fate.status, {"Title": phrase, "Status": fate.status,
-                                                "Detail": "Fault injected by the sandbox"})
+            await send_json(
+                send,
+                fate.status,
+                {"Title": phrase, "Status": fate.status, "Detail": "Fault injected by the sandbox"},
+            )
             return
         if fate.rate_limit:
             retry = fate.retry_after
@@ -71,8 +83,12 @@ class Gateway:
             hdrs["X-Rate-Limit-Problem"] = fate.rate_limit
             if retry is not None and fate.rate_limit != "concurrent":
                 hdrs["Retry-After"] = str(retry)
-            await send_json(send, 429, problem(429, "Too Many Requests",
-                                               f"Rate limit exceeded: {fate.rate_limit}"), hdrs)
+            await send_json(
+                send,
+                429,
+                problem(429, "Too Many Requests", f"Rate limit exceeded: {fate.rate_limit}"),
+                hdrs,
+            )
             return
         if not is_api and not path.lower().startswith("/connections"):
             await self._delay(fate.latency_ms)
@@ -83,8 +99,9 @@ class Gateway:
             extra = {}
             if failure.status == 401:
                 extra["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            await send_json(send, failure.status,
-                            problem(failure.status, failure.title, failure.detail), extra)
+            await send_json(
+                send, failure.status, problem(failure.status, failure.title, failure.detail), extra
+            )
             return
         if not is_api:
             scope["sandbox.grant"] = grant
@@ -100,8 +117,12 @@ class Gateway:
             hdrs["X-Rate-Limit-Problem"] = decision.problem
             if decision.retry_after is not None:
                 hdrs["Retry-After"] = str(decision.retry_after)
-            await send_json(send, 429, problem(429, "Too Many Requests",
-                                               f"Rate limit exceeded: {decision.problem}"), hdrs)
+            await send_json(
+                send,
+                429,
+                problem(429, "Too Many Requests", f"Rate limit exceeded: {decision.problem}"),
+                hdrs,
+            )
             return
         extra_headers = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
 
@@ -113,8 +134,9 @@ class Gateway:
 
         try:
             await self._delay(fate.latency_ms)
-            scope["sandbox.ctx"] = Ctx(sb.store, tenant, sb.config,
-                                       grant.client_id if grant else sb.config.client_id)
+            scope["sandbox.ctx"] = Ctx(
+                sb.store, tenant, sb.config, grant.client_id if grant else sb.config.client_id
+            )
             await self.app(scope, receive, send_with_limits)
         finally:
             sb.limiter.release(tenant.tenant_id)

@@ -20,42 +20,186 @@ from .store import INDEXES, Store, Tenant
 
 DAY = 86_400_000
 SURNAMES = [
-    "O'Brien", "Smith", "Ngata", "Müller", "Nguyen", "García", "D'Arcy", "Patel", "Wilson",
-    "Björk", "Taylor", "Zoë's", "Williams", "Brown", "MacDonald", "Kowalski", "Li", "Renée",
-    "Te Awa", "Fernández", "Jones", "Anderson", "Thompson", "Walker", "White", "Harris",
-    "Martin", "Jackson", "Clarke", "Robinson", "Lewis", "Wood", "Hall", "Young", "King",
-    "Wright", "Scott", "Green", "Baker", "Adams", "Hill", "Campbell", "Mitchell", "Roberts",
-    "Carter", "Phillips", "Evans", "Turner", "Torres", "Parker", "Collins", "Edwards",
-    "Stewart", "Morris", "Murphy", "Cook", "Rogers", "Morgan", "Cooper", "Peterson",
+    "O'Brien",
+    "Smith",
+    "Ngata",
+    "Müller",
+    "Nguyen",
+    "García",
+    "D'Arcy",
+    "Patel",
+    "Wilson",
+    "Björk",
+    "Taylor",
+    "Zoë's",
+    "Williams",
+    "Brown",
+    "MacDonald",
+    "Kowalski",
+    "Li",
+    "Renée",
+    "Te Awa",
+    "Fernández",
+    "Jones",
+    "Anderson",
+    "Thompson",
+    "Walker",
+    "White",
+    "Harris",
+    "Martin",
+    "Jackson",
+    "Clarke",
+    "Robinson",
+    "Lewis",
+    "Wood",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Hill",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Carter",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Torres",
+    "Parker",
+    "Collins",
+    "Edwards",
+    "Stewart",
+    "Morris",
+    "Murphy",
+    "Cook",
+    "Rogers",
+    "Morgan",
+    "Cooper",
+    "Peterson",
 ]
 FIRST_NAMES = [
-    "Aroha", "José", "Chloé", "Liam", "Mia", "Noah", "Olivia", "Søren", "Amélie", "Tāne",
-    "Hemi", "Ava", "Jack", "Isla", "Oliver", "Charlotte", "Lucas", "Amelia", "Leo", "Harper",
-    "Mateo", "Zoë", "Hugo", "Ruby", "Finn", "Grace", "Niamh", "Ethan", "Sofia", "Kiri",
+    "Aroha",
+    "José",
+    "Chloé",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Søren",
+    "Amélie",
+    "Tāne",
+    "Hemi",
+    "Ava",
+    "Jack",
+    "Isla",
+    "Oliver",
+    "Charlotte",
+    "Lucas",
+    "Amelia",
+    "Leo",
+    "Harper",
+    "Mateo",
+    "Zoë",
+    "Hugo",
+    "Ruby",
+    "Finn",
+    "Grace",
+    "Niamh",
+    "Ethan",
+    "Sofia",
+    "Kiri",
 ]
 TRADES = [
-    "Plumbing", "Electrical", "Café", "Bakery", "Consulting", "Design", "Landscaping",
-    "Builders", "Motors", "Engineering", "Accounting", "Legal", "Dental", "Florists",
-    "Catering", "Logistics", "Printing", "Joinery", "Roofing", "Cleaning", "Software",
-    "Marketing", "Physio", "Vineyards", "Brewing", "Fitness", "Media", "Travel", "Pharmacy",
-    "Hardware", "Electronics", "Interiors", "Security", "Surveying", "Architecture",
-    "Veterinary", "Tutoring", "Photography", "Coffee Roasters", "Farm Supplies",
+    "Plumbing",
+    "Electrical",
+    "Café",
+    "Bakery",
+    "Consulting",
+    "Design",
+    "Landscaping",
+    "Builders",
+    "Motors",
+    "Engineering",
+    "Accounting",
+    "Legal",
+    "Dental",
+    "Florists",
+    "Catering",
+    "Logistics",
+    "Printing",
+    "Joinery",
+    "Roofing",
+    "Cleaning",
+    "Software",
+    "Marketing",
+    "Physio",
+    "Vineyards",
+    "Brewing",
+    "Fitness",
+    "Media",
+    "Travel",
+    "Pharmacy",
+    "Hardware",
+    "Electronics",
+    "Interiors",
+    "Security",
+    "Surveying",
+    "Architecture",
+    "Veterinary",
+    "Tutoring",
+    "Photography",
+    "Coffee Roasters",
+    "Farm Supplies",
 ]
 SUFFIXES = ["Ltd", "Limited", "& Sons", "& Co", "& Partners", "Group", "Holdings", "Trust"]
-CITIES = [("Wellington", "6011"), ("Auckland", "1010"), ("Christchurch", "8011"),
-          ("Dunedin", "9016"), ("Hamilton", "3204"), ("Tauranga", "3110"), ("Nelson", "7010")]
-STREETS = ["Lambton Quay", "Queen Street", "Cuba Street", "High Street", "Victoria Street",
-           "Willis Street", "Ponsonby Road", "Colombo Street", "George Street"]
-SALES_LINES = [("Consulting services", "200"), ("Monthly support retainer", "200"),
-               ("Installation & setup", "200"), ("Training workshop (½ day)", "260"),
-               ("Hardware supply", "200"), ("Late payment interest", "270")]
-PURCHASE_LINES = [("Office supplies", "453"), ("Advertising campaign", "400"),
-                  ("Contractor services", "412"), ("Rent - office", "469"),
-                  ("Internet & phone", "489"), ("Travel - client visit", "493")]
+CITIES = [
+    ("Wellington", "6011"),
+    ("Auckland", "1010"),
+    ("Christchurch", "8011"),
+    ("Dunedin", "9016"),
+    ("Hamilton", "3204"),
+    ("Tauranga", "3110"),
+    ("Nelson", "7010"),
+]
+STREETS = [
+    "Lambton Quay",
+    "Queen Street",
+    "Cuba Street",
+    "High Street",
+    "Victoria Street",
+    "Willis Street",
+    "Ponsonby Road",
+    "Colombo Street",
+    "George Street",
+]
+SALES_LINES = [
+    ("Consulting services", "200"),
+    ("Monthly support retainer", "200"),
+    ("Installation & setup", "200"),
+    ("Training workshop (½ day)", "260"),
+    ("Hardware supply", "200"),
+    ("Late payment interest", "270"),
+]
+PURCHASE_LINES = [
+    ("Office supplies", "453"),
+    ("Advertising campaign", "400"),
+    ("Contractor services", "412"),
+    ("Rent - office", "469"),
+    ("Internet & phone", "489"),
+    ("Travel - client visit", "493"),
+]
 _SALES_JSON = [(json.dumps(d, ensure_ascii=False), c) for d, c in SALES_LINES]
 _PURCHASE_JSON = [(json.dumps(d, ensure_ascii=False), c) for d, c in PURCHASE_LINES]
-CURRENCIES = [("NZD", "1", 0.85), ("AUD", "0.91", 0.07), ("USD", "0.60", 0.05),
-              ("GBP", "0.47", 0.03)]
+CURRENCIES = [
+    ("NZD", "1", 0.85),
+    ("AUD", "0.91", 0.07),
+    ("USD", "0.60", 0.05),
+    ("GBP", "0.47", 0.03),
+]
 
 
 def _uuid(rng: random.Random) -> str:
@@ -109,22 +253,56 @@ def _contacts(rng: random.Random, tenant: Tenant, n: int, now: int) -> Iterator[
         city, post = CITIES[int(rng.random() * len(CITIES))]
         extra = {
             "Addresses": [
-                {"AddressType": "STREET", "AddressLine1": f"{1 + int(rng.random() * 300)} "
-                 f"{STREETS[int(rng.random() * len(STREETS))]}", "City": city,
-                 "PostalCode": post, "Country": "New Zealand"},
-                {"AddressType": "POBOX", "AddressLine1": f"PO Box {1000 + i}", "City": city,
-                 "PostalCode": post, "Country": "New Zealand"},
+                {
+                    "AddressType": "STREET",
+                    "AddressLine1": f"{1 + int(rng.random() * 300)} "
+                    f"{STREETS[int(rng.random() * len(STREETS))]}",
+                    "City": city,
+                    "PostalCode": post,
+                    "Country": "New Zealand",
+                },
+                {
+                    "AddressType": "POBOX",
+                    "AddressLine1": f"PO Box {1000 + i}",
+                    "City": city,
+                    "PostalCode": post,
+                    "Country": "New Zealand",
+                },
             ],
-            "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": f"{4000000 + i}",
-                        "PhoneAreaCode": "04", "PhoneCountryCode": "64"}],
+            "Phones": [
+                {
+                    "PhoneType": "DEFAULT",
+                    "PhoneNumber": f"{4000000 + i}",
+                    "PhoneAreaCode": "04",
+                    "PhoneCountryCode": "64",
+                }
+            ],
         }
         if not person:
-            extra["ContactPersons"] = [{"FirstName": first, "LastName": last,
-                                        "EmailAddress": email or "", "IncludeInEmails": True}]
+            extra["ContactPersons"] = [
+                {
+                    "FirstName": first,
+                    "LastName": last,
+                    "EmailAddress": email or "",
+                    "IncludeInEmails": True,
+                }
+            ]
         updated = now - int(rng.random() * 400 * DAY)
-        yield (tenant.pk, _uuid(rng), name, first if person else None, last if person else None,
-               email, number, account_number, status, is_customer, is_supplier, updated,
-               json.dumps(extra, ensure_ascii=False, separators=(",", ":")))
+        yield (
+            tenant.pk,
+            _uuid(rng),
+            name,
+            first if person else None,
+            last if person else None,
+            email,
+            number,
+            account_number,
+            status,
+            is_customer,
+            is_supplier,
+            updated,
+            json.dumps(extra, ensure_ascii=False, separators=(",", ":")),
+        )
 
 
 def _lines(rng: random.Random, sale: bool, lat: str) -> tuple[str, int, int, int]:
@@ -143,9 +321,11 @@ def _lines(rng: random.Random, sale: bool, lat: str) -> tuple[str, int, int, int
             tax = (line * 15 + 50) // 100 if lat == "Exclusive" else (line * 30 + 115) // 230
         sub += line - tax if lat == "Inclusive" else line
         tax_total += tax
-        parts.append(f'[null,{desc},"{qty}.0000",'
-                     f'"{_money(unit)}","{code}","{tax_type}","{_money(tax)}","{_money(line)}",'
-                     "null,null]")
+        parts.append(
+            f'[null,{desc},"{qty}.0000",'
+            f'"{_money(unit)}","{code}","{tax_type}","{_money(tax)}","{_money(line)}",'
+            "null,null]"
+        )
     return "[" + ",".join(parts) + "]", sub, tax_total, sub + tax_total
 
 
@@ -158,17 +338,28 @@ def _pick_currency(r: float) -> tuple[str, str]:
     return "NZD", "1"
 
 
-def _invoices(rng: random.Random, tenant: Tenant, m: int, customers: list[int],
-              suppliers: list[int], now: int) -> Iterator[tuple]:
+def _invoices(
+    rng: random.Random, tenant: Tenant, m: int, customers: list[int], suppliers: list[int], now: int
+) -> Iterator[tuple]:
     today = now - now % DAY
     for _ in range(m):
         sale = rng.random() < 0.85 or not suppliers
         pool = customers if sale else suppliers
         contact = pool[int(rng.random() * len(pool))]
         r = rng.random()
-        status = ("DRAFT" if r < 0.10 else "SUBMITTED" if r < 0.15 else
-                  "AUTHORISED" if r < 0.50 else "PAID" if r < 0.90 else
-                  "VOIDED" if r < 0.95 else "DELETED")
+        status = (
+            "DRAFT"
+            if r < 0.10
+            else "SUBMITTED"
+            if r < 0.15
+            else "AUTHORISED"
+            if r < 0.50
+            else "PAID"
+            if r < 0.90
+            else "VOIDED"
+            if r < 0.95
+            else "DELETED"
+        )
         lr = rng.random()
         lat = "Exclusive" if lr < 0.8 else "Inclusive" if lr < 0.95 else "NoTax"
         lines, sub, tax, total = _lines(rng, sale, lat)
@@ -187,13 +378,33 @@ def _invoices(rng: random.Random, tenant: Tenant, m: int, customers: list[int],
             number = f"SUP-{int(rng.random() * 900000) + 100000}"
         reference = f"PO-{int(rng.random() * 90000) + 10000}" if rng.random() < 0.6 else None
         updated = min(now, date_ms + int(rng.random() * 30) * DAY + int(rng.random() * DAY))
-        yield (tenant.pk, _uuid(rng), "ACCREC" if sale else "ACCPAY", contact, status, number,
-               reference, date_ms, due_ms, cur, rate, lat, sub, tax, total, paid, paid_on,
-               updated, 0, lines)
+        yield (
+            tenant.pk,
+            _uuid(rng),
+            "ACCREC" if sale else "ACCPAY",
+            contact,
+            status,
+            number,
+            reference,
+            date_ms,
+            due_ms,
+            cur,
+            rate,
+            lat,
+            sub,
+            tax,
+            total,
+            paid,
+            paid_on,
+            updated,
+            0,
+            lines,
+        )
 
 
-def _quotes(rng: random.Random, tenant: Tenant, q: int, customers: list[int],
-            now: int) -> Iterator[tuple]:
+def _quotes(
+    rng: random.Random, tenant: Tenant, q: int, customers: list[int], now: int
+) -> Iterator[tuple]:
     today = now - now % DAY
     statuses = ("DRAFT", "SENT", "SENT", "ACCEPTED", "DECLINED", "INVOICED", "DELETED")
     for _ in range(q):
@@ -203,10 +414,26 @@ def _quotes(rng: random.Random, tenant: Tenant, q: int, customers: list[int],
         lines, sub, tax, total = _lines(rng, True, lat)
         date_ms = today - int(rng.random() * 365) * DAY
         tenant.quote_counter += 1
-        yield (tenant.pk, _uuid(rng), contact, statuses[int(rng.random() * len(statuses))],
-               f"QU-{tenant.quote_counter:04d}", f"Opportunity {int(rng.random() * 9000) + 1000}",
-               "Proposal", None, "Valid for 30 days.", date_ms, date_ms + 30 * DAY, "NZD", lat,
-               sub, tax, total, min(now, date_ms + DAY), lines)
+        yield (
+            tenant.pk,
+            _uuid(rng),
+            contact,
+            statuses[int(rng.random() * len(statuses))],
+            f"QU-{tenant.quote_counter:04d}",
+            f"Opportunity {int(rng.random() * 9000) + 1000}",
+            "Proposal",
+            None,
+            "Valid for 30 days.",
+            date_ms,
+            date_ms + 30 * DAY,
+            "NZD",
+            lat,
+            sub,
+            tax,
+            total,
+            min(now, date_ms + DAY),
+            lines,
+        )
 
 
 def _chunks(it: Iterator[tuple], size: int = 50_000) -> Iterator[list[tuple]]:
@@ -220,8 +447,9 @@ def _chunks(it: Iterator[tuple], size: int = 50_000) -> Iterator[list[tuple]]:
         yield batch
 
 
-def seed(store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int = 0,
-         seed: int = 0) -> SeedResult:
+def seed(
+    store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int = 0, seed: int = 0
+) -> SeedResult:
     """Replace the organisation's contacts, invoices and quotes with generated ones."""
     started = time.perf_counter()
     rng = random.Random(f"{seed}")
@@ -233,8 +461,12 @@ def seed(store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int
         tenant.invoice_counter = tenant.quote_counter = 0
         for table in ("quotes", "invoices", "contacts"):
             conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant.pk,))
-        indexes = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'")]
+        indexes = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'"
+            )
+        ]
         for name in indexes:
             conn.execute(f"DROP INDEX {name}")
         try:
@@ -243,9 +475,12 @@ def seed(store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int
                 conn.executemany(
                     "INSERT INTO contacts (tenant, contact_id, name, first_name, last_name, email, "
                     "contact_number, account_number, status, is_customer, is_supplier, "
-                    "updated_ms, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
-            rows = conn.execute("SELECT pk, is_customer, is_supplier FROM contacts WHERE tenant=?",
-                                (tenant.pk,)).fetchall()
+                    "updated_ms, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    batch,
+                )
+            rows = conn.execute(
+                "SELECT pk, is_customer, is_supplier FROM contacts WHERE tenant=?", (tenant.pk,)
+            ).fetchall()
             customers = [pk for pk, c, _ in rows if c] or [pk for pk, _, _ in rows]
             suppliers = [pk for pk, _, s in rows if s]
             for batch in _chunks(_invoices(rng, tenant, invoices, customers, suppliers, now)):
@@ -253,12 +488,16 @@ def seed(store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int
                     "INSERT INTO invoices (tenant, invoice_id, type, contact_pk, status, number, "
                     "reference, date_ms, due_ms, currency, rate, lat, sub, tax, total, paid, "
                     "paid_on_ms, updated_ms, by_app, lines) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    batch,
+                )
             for batch in _chunks(_quotes(rng, tenant, quotes, customers, now)):
                 conn.executemany(
                     "INSERT INTO quotes (tenant, quote_id, contact_pk, status, number, reference, "
                     "title, summary, terms, date_ms, expiry_ms, currency, lat, sub, tax, total, "
-                    "updated_ms, lines) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+                    "updated_ms, lines) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    batch,
+                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -24,16 +24,29 @@ from .config import SandboxConfig
 from .store import Store
 
 KNOWN_SCOPES = {
-    "openid", "profile", "email", "offline_access",
-    "accounting.transactions", "accounting.transactions.read",
-    "accounting.contacts", "accounting.contacts.read",
-    "accounting.settings", "accounting.settings.read",
-    "accounting.invoices", "accounting.invoices.read",
-    "accounting.payments", "accounting.payments.read",
-    "accounting.banktransactions", "accounting.banktransactions.read",
-    "accounting.manualjournals", "accounting.manualjournals.read",
-    "accounting.reports.read", "accounting.journals.read", "accounting.attachments",
-    "accounting.attachments.read", "accounting.budgets.read",
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "accounting.transactions",
+    "accounting.transactions.read",
+    "accounting.contacts",
+    "accounting.contacts.read",
+    "accounting.settings",
+    "accounting.settings.read",
+    "accounting.invoices",
+    "accounting.invoices.read",
+    "accounting.payments",
+    "accounting.payments.read",
+    "accounting.banktransactions",
+    "accounting.banktransactions.read",
+    "accounting.manualjournals",
+    "accounting.manualjournals.read",
+    "accounting.reports.read",
+    "accounting.journals.read",
+    "accounting.attachments",
+    "accounting.attachments.read",
+    "accounting.budgets.read",
 }
 
 
@@ -138,8 +151,13 @@ class Identity:
             port = parts.port
         except ValueError:
             return False
-        return (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
-                and port is not None and not parts.username and not parts.password)
+        return (
+            parts.scheme == "http"
+            and parts.hostname in ("localhost", "127.0.0.1")
+            and port is not None
+            and not parts.username
+            and not parts.password
+        )
 
     def authorize(self, params: dict[str, str]) -> tuple[str | None, str | None]:
         """Approve at once. Returns (redirect URL, None) or (None, error text for the page)."""
@@ -160,8 +178,12 @@ class Identity:
         code = secrets.token_urlsafe(32)
         with self.lock:
             self.codes[code] = Code(
-                client_id=self.config.client_id, redirect_uri=redirect, scope=" ".join(scopes),
-                challenge=challenge, method=method, expires=time.time() + self.config.code_ttl,
+                client_id=self.config.client_id,
+                redirect_uri=redirect,
+                scope=" ".join(scopes),
+                challenge=challenge,
+                method=method,
+                expires=time.time() + self.config.code_ttl,
             )
         query = {"code": code, "scope": " ".join(scopes)}
         if "state" in params:
@@ -198,16 +220,22 @@ class Identity:
                 if not hmac.compare_digest(calc, c.challenge):
                     return None, "invalid_grant"
             grant = Grant(
-                grant_id=str(uuid.uuid4()), client_id=c.client_id, scope=c.scope,
-                auth_event_id=str(uuid.uuid4()), created=now,
+                grant_id=str(uuid.uuid4()),
+                client_id=c.client_id,
+                scope=c.scope,
+                auth_event_id=str(uuid.uuid4()),
+                created=now,
             )
             self.grants[grant.grant_id] = grant
             for tenant in self.store.tenants.values():
                 conn = self.connections.get(tenant.tenant_id)
                 if conn is None:
                     self.connections[tenant.tenant_id] = Connection(
-                        id=str(uuid.uuid4()), tenant_id=tenant.tenant_id,
-                        auth_event_id=grant.auth_event_id, created=now, updated=now,
+                        id=str(uuid.uuid4()),
+                        tenant_id=tenant.tenant_id,
+                        auth_event_id=grant.auth_event_id,
+                        created=now,
+                        updated=now,
                     )
                 else:
                     conn.auth_event_id = grant.auth_event_id
@@ -240,16 +268,26 @@ class Identity:
     def _issue(self, grant: Grant, now: float) -> dict[str, Any]:
         ttl = self.config.access_token_ttl
         scopes = grant.scope.split()
-        at = self._jwt({
-            "nbf": int(now), "exp": int(now + ttl), "iss": "https://identity.xero.com",
-            "aud": "https://identity.xero.com/resources", "client_id": grant.client_id,
-            "sub": self.user_id.replace("-", ""), "auth_time": int(grant.created),
-            "xero_userid": self.user_id, "authentication_event_id": grant.auth_event_id,
-            "jti": secrets.token_hex(16), "scope": scopes,
-        })
+        at = self._jwt(
+            {
+                "nbf": int(now),
+                "exp": int(now + ttl),
+                "iss": "https://identity.xero.com",
+                "aud": "https://identity.xero.com/resources",
+                "client_id": grant.client_id,
+                "sub": self.user_id.replace("-", ""),
+                "auth_time": int(grant.created),
+                "xero_userid": self.user_id,
+                "authentication_event_id": grant.auth_event_id,
+                "jti": secrets.token_hex(16),
+                "scope": scopes,
+            }
+        )
         self.access[at] = AccessToken(grant.grant_id, now, now + ttl)
         out: dict[str, Any] = {
-            "access_token": at, "expires_in": int(ttl), "token_type": "Bearer",
+            "access_token": at,
+            "expires_in": int(ttl),
+            "token_type": "Bearer",
             "scope": grant.scope,
         }
         if "offline_access" in scopes:
@@ -257,13 +295,23 @@ class Identity:
             self.refresh[rt] = RefreshToken(grant.grant_id)
             out["refresh_token"] = rt
         if "openid" in scopes:
-            out["id_token"] = self._jwt({
-                "nbf": int(now), "exp": int(now + 300), "iss": "https://identity.xero.com",
-                "aud": grant.client_id, "iat": int(now), "at_hash": _b64(secrets.token_bytes(16)),
-                "sub": self.user_id.replace("-", ""), "xero_userid": self.user_id,
-                "given_name": "Sandbox", "family_name": "User", "email": "sandbox@example.com",
-                "preferred_username": "sandbox@example.com", "session_state": secrets.token_hex(8),
-            })
+            out["id_token"] = self._jwt(
+                {
+                    "nbf": int(now),
+                    "exp": int(now + 300),
+                    "iss": "https://identity.xero.com",
+                    "aud": grant.client_id,
+                    "iat": int(now),
+                    "at_hash": _b64(secrets.token_bytes(16)),
+                    "sub": self.user_id.replace("-", ""),
+                    "xero_userid": self.user_id,
+                    "given_name": "Sandbox",
+                    "family_name": "User",
+                    "email": "sandbox@example.com",
+                    "preferred_username": "sandbox@example.com",
+                    "session_state": secrets.token_hex(8),
+                }
+            )
         return out
 
     def revoke(self, token: str) -> None:
@@ -278,8 +326,9 @@ class Identity:
             grant.revoked = True
             for t in [t for t, v in self.refresh.items() if v.grant_id == grant.grant_id]:
                 del self.refresh[t]
-            for tid in [k for k, c in self.connections.items()
-                        if c.auth_event_id == grant.auth_event_id]:
+            for tid in [
+                k for k, c in self.connections.items() if c.auth_event_id == grant.auth_event_id
+            ]:
                 del self.connections[tid]
 
     def revoke_app(self) -> None:
@@ -310,8 +359,9 @@ class Identity:
             if now >= at.expires or at.issued <= self.expire_cutoff:
                 ended = min(at.expires, max(self.expire_cutoff, at.issued))
                 when = datetime.fromtimestamp(ended, UTC).strftime("%m/%d/%Y %H:%M:%S")
-                return None, AuthFailure(401, "Unauthorized",
-                                         f"TokenExpired: token expired at {when}")
+                return None, AuthFailure(
+                    401, "Unauthorized", f"TokenExpired: token expired at {when}"
+                )
             grant = self.grants.get(at.grant_id)
             if grant is None or grant.revoked:
                 return None, AuthFailure(403, "Forbidden", "AuthenticationUnsuccessful")
@@ -330,12 +380,17 @@ class Identity:
                 tenant = self.store.tenant(c.tenant_id)
                 if tenant is None or (auth_event_id and c.auth_event_id != auth_event_id):
                     continue
-                out.append({
-                    "id": c.id, "authEventId": c.auth_event_id, "tenantId": c.tenant_id,
-                    "tenantType": "ORGANISATION", "tenantName": tenant.name,
-                    "createdDateUtc": utc_string(c.created),
-                    "updatedDateUtc": utc_string(c.updated),
-                })
+                out.append(
+                    {
+                        "id": c.id,
+                        "authEventId": c.auth_event_id,
+                        "tenantId": c.tenant_id,
+                        "tenantType": "ORGANISATION",
+                        "tenantName": tenant.name,
+                        "createdDateUtc": utc_string(c.created),
+                        "updatedDateUtc": utc_string(c.updated),
+                    }
+                )
             return out
 
     def delete_connection(self, connection_id: str) -> bool:
@@ -350,7 +405,8 @@ class Identity:
         now = time.time()
         with self.lock:
             return sum(
-                1 for rt in self.refresh.values()
+                1
+                for rt in self.refresh.values()
                 if rt.superseded_at is None or now <= rt.superseded_at + self.config.refresh_grace
             )
 

@@ -32,28 +32,59 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     """
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
-    app = Starlette(routes=[*admin.routes, *api.routes],
-                    middleware=[Middleware(Gateway, sandbox=sandbox)])
+    app = Starlette(
+        routes=[*admin.routes, *api.routes], middleware=[Middleware(Gateway, sandbox=sandbox)]
+    )
     app.state.sandbox = sandbox
     if config.contacts or config.invoices or config.quotes:
-        generator.seed(sandbox.store, sandbox.store.first_tenant(), config.contacts,
-                       config.invoices, config.quotes, config.seed)
+        generator.seed(
+            sandbox.store,
+            sandbox.store.first_tenant(),
+            config.contacts,
+            config.invoices,
+            config.quotes,
+            config.seed,
+        )
     return app
 
 
-def _config(contacts: int, invoices: int, seed: int, rate_limits: bool, client_id: str,
-            client_secret: str, quotes: int = 0, **extra: Any) -> SandboxConfig:
-    return SandboxConfig(client_id=client_id, client_secret=client_secret,
-                         limits=Limits(enabled=rate_limits), contacts=contacts,
-                         invoices=invoices, quotes=quotes, seed=seed, **extra)
+def _config(
+    contacts: int,
+    invoices: int,
+    seed: int,
+    rate_limits: bool,
+    client_id: str,
+    client_secret: str,
+    quotes: int = 0,
+    **extra: Any,
+) -> SandboxConfig:
+    return SandboxConfig(
+        client_id=client_id,
+        client_secret=client_secret,
+        limits=Limits(enabled=rate_limits),
+        contacts=contacts,
+        invoices=invoices,
+        quotes=quotes,
+        seed=seed,
+        **extra,
+    )
 
 
-def serve(host: str = "127.0.0.1", port: int = 5050, contacts: int = 0, invoices: int = 0,
-          seed: int = 0, rate_limits: bool = True, client_id: str = "sandbox",
-          client_secret: str = "sandbox", quotes: int = 0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5050,
+    contacts: int = 0,
+    invoices: int = 0,
+    seed: int = 0,
+    rate_limits: bool = True,
+    client_id: str = "sandbox",
+    client_secret: str = "sandbox",
+    quotes: int = 0,
+) -> None:
     """Run the sandbox in the foreground until interrupted."""
-    app = create_app(_config(contacts, invoices, seed, rate_limits, client_id, client_secret,
-                             quotes))
+    app = create_app(
+        _config(contacts, invoices, seed, rate_limits, client_id, client_secret, quotes)
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -64,23 +95,42 @@ class SandboxServer:
     (e.g. `access_token_ttl=2`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, contacts: int = 0,
-                 invoices: int = 0, seed: int = 0, rate_limits: bool = True,
-                 client_id: str = "sandbox", client_secret: str = "sandbox", quotes: int = 0,
-                 **config: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        contacts: int = 0,
+        invoices: int = 0,
+        seed: int = 0,
+        rate_limits: bool = True,
+        client_id: str = "sandbox",
+        client_secret: str = "sandbox",
+        quotes: int = 0,
+        **config: Any,
+    ) -> None:
         # Bind now and hand the socket to uvicorn: no window in which another process (e.g. a
         # parallel test worker) could take a port picked but not yet bound.
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = host, self._socket.getsockname()[1]
-        self.app = create_app(_config(contacts, invoices, seed, rate_limits, client_id,
-                                      client_secret, quotes, **config))
+        self.app = create_app(
+            _config(
+                contacts, invoices, seed, rate_limits, client_id, client_secret, quotes, **config
+            )
+        )
         self.sandbox: Sandbox = self.app.state.sandbox
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=self.port, log_level="warning", access_log=False,
-            lifespan="off", timeout_keep_alive=30,
-        ))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_keep_alive=30,
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -88,8 +138,12 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="xero-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="xero-sandbox",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

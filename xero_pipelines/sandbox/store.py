@@ -86,7 +86,12 @@ DEFAULT_CHART: list[tuple[str, str, str, str, str, str, str | None]] = [
 
 # Tax rates in percent by TaxType (a New Zealand style organisation, GST 15%).
 TAX_RATES: dict[str, int] = {
-    "OUTPUT2": 15, "INPUT2": 15, "NONE": 0, "EXEMPTOUTPUT": 0, "EXEMPTINPUT": 0, "ZERORATED": 0,
+    "OUTPUT2": 15,
+    "INPUT2": 15,
+    "NONE": 0,
+    "EXEMPTOUTPUT": 0,
+    "EXEMPTINPUT": 0,
+    "ZERORATED": 0,
 }
 
 
@@ -111,10 +116,19 @@ def default_chart(rng: random.Random, at_ms: int) -> list[dict[str, Any]]:
     for code, name, typ, cls, tax, status, system in DEFAULT_CHART:
         acc: dict[str, Any] = {
             "AccountID": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "Code": code, "Name": name, "Type": typ, "Class": cls, "TaxType": tax,
-            "Status": status, "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
-            "BankAccountType": "", "ReportingCode": cls[:3], "HasAttachments": False,
-            "UpdatedDateUTC_ms": at_ms, "AddToWatchlist": False,
+            "Code": code,
+            "Name": name,
+            "Type": typ,
+            "Class": cls,
+            "TaxType": tax,
+            "Status": status,
+            "EnablePaymentsToAccount": False,
+            "ShowInExpenseClaims": False,
+            "BankAccountType": "",
+            "ReportingCode": cls[:3],
+            "HasAttachments": False,
+            "UpdatedDateUTC_ms": at_ms,
+            "AddToWatchlist": False,
         }
         if typ == "BANK":
             acc["BankAccountType"] = "BANK"
@@ -146,8 +160,16 @@ class Store:
             self.version += 1
             self.page_cache.clear()
 
-    def page_pks(self, from_sql: str, where_sql: str, args: list[Any], order_sql: str,
-                 pk: str, page: int, size: int) -> tuple[list[int], int]:
+    def page_pks(
+        self,
+        from_sql: str,
+        where_sql: str,
+        args: list[Any],
+        order_sql: str,
+        pk: str,
+        page: int,
+        size: int,
+    ) -> tuple[list[int], int]:
         """Primary keys of one page, and the total count, fast on millions of rows.
 
         Paging selects keys only (an index-only scan, no join, no row reads for skipped rows),
@@ -161,7 +183,8 @@ class Store:
                 if len(self.page_cache) > 512:
                     self.page_cache.clear()
                 (total,) = self.conn.execute(
-                    f"SELECT COUNT(*) FROM {from_sql} WHERE {where_sql}", args).fetchone()
+                    f"SELECT COUNT(*) FROM {from_sql} WHERE {where_sql}", args
+                ).fetchone()
                 entry = self.page_cache[key] = {"total": total, "marks": {}}
             total = entry["total"]
             offset = (page - 1) * size
@@ -172,11 +195,15 @@ class Store:
             if mark is not None:
                 rows = self.conn.execute(
                     f"SELECT {pk} FROM {from_sql} WHERE {where_sql} AND {pk} > ? "
-                    f"ORDER BY {order_sql} LIMIT ?", [*args, mark, size]).fetchall()
+                    f"ORDER BY {order_sql} LIMIT ?",
+                    [*args, mark, size],
+                ).fetchall()
             else:
                 rows = self.conn.execute(
                     f"SELECT {pk} FROM {from_sql} WHERE {where_sql} ORDER BY {order_sql} "
-                    "LIMIT ? OFFSET ?", [*args, size, offset]).fetchall()
+                    "LIMIT ? OFFSET ?",
+                    [*args, size, offset],
+                ).fetchall()
             pks = [r[0] for r in rows]
             if by_key and pks:
                 entry["marks"][(page, size)] = pks[-1]
@@ -188,7 +215,8 @@ class Store:
             return []
         with self.lock:
             rows = self.conn.execute(
-                f"{select_sql} WHERE {pk} IN ({','.join('?' * len(pks))})", pks).fetchall()
+                f"{select_sql} WHERE {pk} IN ({','.join('?' * len(pks))})", pks
+            ).fetchall()
         order = {p: i for i, p in enumerate(pks)}
         rows.sort(key=lambda r: order[r[0]])
         return rows
@@ -223,8 +251,11 @@ class Store:
             rng = random.Random(f"tenant-{pk}-{seed}" if seed is not None else None)
             at = now_ms()
             tenant = Tenant(
-                pk=pk, tenant_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                name=name, created_ms=at, short_code=f"!{rng.getrandbits(24):06x}",
+                pk=pk,
+                tenant_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                name=name,
+                created_ms=at,
+                short_code=f"!{rng.getrandbits(24):06x}",
             )
             tenant.accounts = default_chart(rng, at)
             self.tenants[tenant.tenant_id] = tenant

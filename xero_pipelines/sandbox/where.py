@@ -63,7 +63,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise WhereError(f"unexpected character at {pos}: {text[pos:pos + 10]!r}")
+            raise WhereError(f"unexpected character at {pos}: {text[pos : pos + 10]!r}")
         pos = m.end()
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
@@ -205,6 +205,7 @@ def parse(text: str) -> Any:
 
 # ---- SQL -------------------------------------------------------------------------------------
 
+
 def to_sql(node: Any, fields: dict[str, str]) -> tuple[str, list[Any]]:
     """Compile to a SQL condition; `fields` maps Xero field names (case-insensitive) to columns."""
     lookup = {k.lower(): v for k, v in fields.items()}
@@ -250,6 +251,7 @@ def to_sql(node: Any, fields: dict[str, str]) -> tuple[str, list[Any]]:
 
 # ---- Python (small collections such as the chart of accounts) ---------------------------------
 
+
 def matches(node: Any, record: dict[str, Any]) -> bool:
     """Evaluate against a dict of Xero fields (case-insensitive names, dotted paths allowed)."""
 
@@ -287,7 +289,12 @@ def matches(node: Any, record: dict[str, Any]) -> bool:
     a, b = norm(v), norm(node.value)
     try:
         return {
-            "==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b,
+            "==": a == b,
+            "!=": a != b,
+            "<": a < b,
+            ">": a > b,
+            "<=": a <= b,
+            ">=": a >= b,
         }[node.op]
     except TypeError:
         return False

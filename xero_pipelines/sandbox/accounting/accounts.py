@@ -32,8 +32,9 @@ def list_accounts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     key = order[0]
     if accounts and key not in accounts[0]:
         raise query_error(f"Invalid order '{params.get('order')}'")
-    accounts.sort(key=lambda a: str(a.get(key, "")),
-                  reverse=len(order) > 1 and order[1].upper() == "DESC")
+    accounts.sort(
+        key=lambda a: str(a.get(key, "")), reverse=len(order) > 1 and order[1].upper() == "DESC"
+    )
     return envelope("Accounts", [render(a) for a in accounts])
 
 

@@ -54,7 +54,9 @@ def xero_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def envelope(key: str, items: list[dict[str, Any]], page: dict[str, int] | None = None) -> dict:
     """Xero's response wrapper: Id, Status, ProviderName, DateTimeUTC, [pagination], items."""
     body: dict[str, Any] = {
-        "Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": PROVIDER_NAME,
+        "Id": str(uuid.uuid4()),
+        "Status": "OK",
+        "ProviderName": PROVIDER_NAME,
         "DateTimeUTC": msdate(now_ms()),
     }
     if page is not None:
@@ -72,10 +74,15 @@ def envelope_raw(key: str, fragments: list[str], page: dict[str, int] | None = N
 
 def validation_error(elements: list[dict[str, Any]]) -> XeroError:
     """400 `ValidationException` with each offending element and its `ValidationErrors`."""
-    return XeroError(400, {
-        "ErrorNumber": 10, "Type": "ValidationException",
-        "Message": "A validation exception occurred", "Elements": elements,
-    })
+    return XeroError(
+        400,
+        {
+            "ErrorNumber": 10,
+            "Type": "ValidationException",
+            "Message": "A validation exception occurred",
+            "Elements": elements,
+        },
+    )
 
 
 def query_error(message: str) -> XeroError:
@@ -83,8 +90,9 @@ def query_error(message: str) -> XeroError:
 
 
 def post_data_error(message: str) -> XeroError:
-    return XeroError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
-                            "Message": message})
+    return XeroError(
+        400, {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message}
+    )
 
 
 def not_found() -> XeroError:
@@ -96,10 +104,14 @@ def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str,
     """Accept `{"Key": [...]}`, a single object or a bare list, as Xero does; JSON only."""
     ctype = (content_type or "application/json").split(";")[0].strip().lower()
     if ctype not in ("application/json", "text/json", "application/*+json"):
-        raise XeroError(415, {
-            "Title": "Unsupported Media Type", "Status": 415,
-            "Detail": f"Content-Type '{ctype}' is not supported; send application/json",
-        })
+        raise XeroError(
+            415,
+            {
+                "Title": "Unsupported Media Type",
+                "Status": 415,
+                "Detail": f"Content-Type '{ctype}' is not supported; send application/json",
+            },
+        )
     if not raw.strip():
         raise post_data_error("The request body is empty")
     try:
@@ -177,8 +189,13 @@ def line_amount_type(value: Any, default: str = "Exclusive") -> str:
 
 
 def compute_lines(
-    lines: list[Any], lat: str, accounts: dict[str, dict], errors: list[str], unitdp: int = 2,
-    default_account: str | None = None, is_sale: bool = True,
+    lines: list[Any],
+    lat: str,
+    accounts: dict[str, dict],
+    errors: list[str],
+    unitdp: int = 2,
+    default_account: str | None = None,
+    is_sale: bool = True,
 ) -> tuple[list[list[Any]], Decimal, Decimal, Decimal]:
     """Validate line items and compute LineAmount/TaxAmount and the document totals.
 
@@ -211,14 +228,17 @@ def compute_lines(
         account = accounts.get(str(code)) if code is not None else None
         if code is not None and (account is None or account["Status"] != "ACTIVE"):
             errors.append(f"Account code '{code}' is not a valid code for this document.")
-        tax_type = raw.get("TaxType") or (account["TaxType"] if account else
-                                          ("OUTPUT2" if is_sale else "INPUT2"))
+        tax_type = raw.get("TaxType") or (
+            account["TaxType"] if account else ("OUTPUT2" if is_sale else "INPUT2")
+        )
         if lat == "NoTax":
             tax_type = "NONE"
         rate = TAX_RATES.get(str(tax_type))
         if rate is None:
-            errors.append(f"The TaxType code '{tax_type}' does not exist or cannot be used for "
-                          "this type of transaction.")
+            errors.append(
+                f"The TaxType code '{tax_type}' does not exist or cannot be used for "
+                "this type of transaction."
+            )
             rate = 0
         gross = qty * unit
         if disc is not None:
@@ -232,11 +252,20 @@ def compute_lines(
             sub += line_amount
         tax_total += tax
         line_id = raw.get("LineItemID") if is_guid(str(raw.get("LineItemID", ""))) else None
-        out.append([
-            line_id or str(uuid.uuid4()), "" if desc is None else str(desc), str(qty), str(unit),
-            None if code is None else str(code), str(tax_type), str(tax), str(line_amount),
-            None if disc is None else str(disc), raw.get("ItemCode"),
-        ])
+        out.append(
+            [
+                line_id or str(uuid.uuid4()),
+                "" if desc is None else str(desc),
+                str(qty),
+                str(unit),
+                None if code is None else str(code),
+                str(tax_type),
+                str(tax),
+                str(line_amount),
+                None if disc is None else str(disc),
+                raw.get("ItemCode"),
+            ]
+        )
     return out, sub, tax_total, sub + tax_total
 
 
@@ -293,9 +322,14 @@ def render_lines(stored: str, owner_id: str, unitdp: int = 2) -> list[dict[str, 
     for i, ln in enumerate(json.loads(stored)):
         line_id = ln[0] or derived_id(owner_id, i)
         item: dict[str, Any] = {
-            "LineItemID": line_id, "Description": ln[1], "Quantity": _fixed(ln[2], 4),
-            "UnitAmount": _fixed(ln[3], 4 if unitdp == 4 else 2), "TaxType": ln[5],
-            "TaxAmount": _fixed(ln[6], 2), "LineAmount": _fixed(ln[7], 2), "Tracking": [],
+            "LineItemID": line_id,
+            "Description": ln[1],
+            "Quantity": _fixed(ln[2], 4),
+            "UnitAmount": _fixed(ln[3], 4 if unitdp == 4 else 2),
+            "TaxType": ln[5],
+            "TaxAmount": _fixed(ln[6], 2),
+            "LineAmount": _fixed(ln[7], 2),
+            "Tracking": [],
         }
         if ln[4] is not None:
             item["AccountCode"] = ln[4]

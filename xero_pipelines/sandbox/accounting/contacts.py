@@ -23,27 +23,68 @@ from .common import (
     validation_error,
 )
 
-COLUMNS = ("pk, contact_id, name, first_name, last_name, email, contact_number, account_number, "
-           "status, is_customer, is_supplier, updated_ms, extra")
+COLUMNS = (
+    "pk, contact_id, name, first_name, last_name, email, contact_number, account_number, "
+    "status, is_customer, is_supplier, updated_ms, extra"
+)
 
 WHERE_FIELDS = {
-    "ContactID": "contact_id", "Name": "name", "FirstName": "first_name",
-    "LastName": "last_name", "EmailAddress": "email", "ContactNumber": "contact_number",
-    "AccountNumber": "account_number", "ContactStatus": "status", "IsCustomer": "is_customer",
-    "IsSupplier": "is_supplier", "UpdatedDateUTC": "updated_ms",
+    "ContactID": "contact_id",
+    "Name": "name",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "EmailAddress": "email",
+    "ContactNumber": "contact_number",
+    "AccountNumber": "account_number",
+    "ContactStatus": "status",
+    "IsCustomer": "is_customer",
+    "IsSupplier": "is_supplier",
+    "UpdatedDateUTC": "updated_ms",
 }
 ORDER_FIELDS = {**WHERE_FIELDS, "Name": "name COLLATE NOCASE"}
 
-ADDRESS_FIELDS = {"AddressType": None, "AddressLine1": 500, "AddressLine2": 500,
-                  "AddressLine3": 500, "AddressLine4": 500, "City": 255, "Region": 255,
-                  "PostalCode": 50, "Country": 50, "AttentionTo": 255}
+ADDRESS_FIELDS = {
+    "AddressType": None,
+    "AddressLine1": 500,
+    "AddressLine2": 500,
+    "AddressLine3": 500,
+    "AddressLine4": 500,
+    "City": 255,
+    "Region": 255,
+    "PostalCode": 50,
+    "Country": 50,
+    "AttentionTo": 255,
+}
 PHONE_FIELDS = {"PhoneType": None, "PhoneNumber": 50, "PhoneAreaCode": 10, "PhoneCountryCode": 20}
-EXTRA_TEXT = {"CompanyNumber": 50, "BankAccountDetails": None, "TaxNumber": 50,
-              "AccountsReceivableTaxType": None, "AccountsPayableTaxType": None,
-              "SalesDefaultAccountCode": None, "PurchasesDefaultAccountCode": None,
-              "XeroNetworkKey": None}
-CURRENCIES = {"AUD", "CAD", "CHF", "EUR", "GBP", "JPY", "NZD", "SGD", "USD", "ZAR", "HKD",
-              "CNY", "INR", "SEK", "NOK", "DKK", "FJD"}
+EXTRA_TEXT = {
+    "CompanyNumber": 50,
+    "BankAccountDetails": None,
+    "TaxNumber": 50,
+    "AccountsReceivableTaxType": None,
+    "AccountsPayableTaxType": None,
+    "SalesDefaultAccountCode": None,
+    "PurchasesDefaultAccountCode": None,
+    "XeroNetworkKey": None,
+}
+CURRENCIES = {
+    "AUD",
+    "CAD",
+    "CHF",
+    "EUR",
+    "GBP",
+    "JPY",
+    "NZD",
+    "SGD",
+    "USD",
+    "ZAR",
+    "HKD",
+    "CNY",
+    "INR",
+    "SEK",
+    "NOK",
+    "DKK",
+    "FJD",
+}
 
 
 def order_clause(order: str | None, fields: dict[str, str], default: str) -> str:
@@ -79,20 +120,24 @@ def balances(ctx: Ctx, pks: list[int]) -> dict[int, Balance]:
     today = now_ms() // 86_400_000 * 86_400_000
     zero = Decimal(0)
     for chunk in range(0, len(pks), 900):
-        ids = pks[chunk:chunk + 900]
+        ids = pks[chunk : chunk + 900]
         rows = ctx.store.conn.execute(
             f"SELECT contact_pk, type, rate, SUM(total - paid), "
             f"SUM(CASE WHEN due_ms < ? THEN total - paid ELSE 0 END) FROM invoices "
             f"WHERE contact_pk IN ({','.join('?' * len(ids))}) AND status = 'AUTHORISED' "
-            f"AND type IN ('ACCREC', 'ACCPAY') GROUP BY contact_pk, type, rate", [today, *ids],
+            f"AND type IN ('ACCREC', 'ACCPAY') GROUP BY contact_pk, type, rate",
+            [today, *ids],
         ).fetchall()
         for pk, typ, rate, outstanding, overdue in rows:
             side = "AccountsReceivable" if typ == "ACCREC" else "AccountsPayable"
             factor = Decimal(rate) if rate and rate not in ("1", "1.0") else None
-            b = out.setdefault(pk, {
-                "AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
-                "AccountsPayable": {"Outstanding": zero, "Overdue": zero},
-            })
+            b = out.setdefault(
+                pk,
+                {
+                    "AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
+                    "AccountsPayable": {"Outstanding": zero, "Overdue": zero},
+                },
+            )
             for key, value in (("Outstanding", outstanding), ("Overdue", overdue)):
                 amount = Decimal(value) / 100
                 b[side][key] += amount / factor if factor else amount
@@ -100,21 +145,38 @@ def balances(ctx: Ctx, pks: list[int]) -> dict[int, Balance]:
 
 
 _DEFAULT_ADDRESSES = '[{"AddressType":"POBOX"},{"AddressType":"STREET"}]'
-_DEFAULT_PHONES = ('[{"PhoneType":"DDI"},{"PhoneType":"DEFAULT"},{"PhoneType":"FAX"},'
-                   '{"PhoneType":"MOBILE"}]')
-_ZERO_BALANCES = ('{"AccountsReceivable":{"Outstanding":0.00,"Overdue":0.00},'
-                  '"AccountsPayable":{"Outstanding":0.00,"Overdue":0.00}}')
+_DEFAULT_PHONES = (
+    '[{"PhoneType":"DDI"},{"PhoneType":"DEFAULT"},{"PhoneType":"FAX"},{"PhoneType":"MOBILE"}]'
+)
+_ZERO_BALANCES = (
+    '{"AccountsReceivable":{"Outstanding":0.00,"Overdue":0.00},'
+    '"AccountsPayable":{"Outstanding":0.00,"Overdue":0.00}}'
+)
 
 
 def _amount(d: Decimal) -> str:
     return str(d.quantize(CENT, ROUND_HALF_UP))
 
 
-def fragment(row: tuple, bal: Balance | None, summary: bool = False,
-             status_attribute: str | None = None) -> str:
+def fragment(
+    row: tuple, bal: Balance | None, summary: bool = False, status_attribute: str | None = None
+) -> str:
     """One contact as Xero's JSON text, built directly (stored extras are spliced in as JSON)."""
-    (_pk, contact_id, name, first, last, email, number, account_number, status,
-     is_customer, is_supplier, updated, extra) = row
+    (
+        _pk,
+        contact_id,
+        name,
+        first,
+        last,
+        email,
+        number,
+        account_number,
+        status,
+        is_customer,
+        is_supplier,
+        updated,
+        extra,
+    ) = row
     p = [f'{{"ContactID":"{contact_id}","ContactStatus":"{status}","Name":{js(name)}']
     if first:
         p.append(f',"FirstName":{js(first)}')
@@ -126,8 +188,10 @@ def fragment(row: tuple, bal: Balance | None, summary: bool = False,
         p.append(f',"ContactNumber":{js(number)}')
     if account_number:
         p.append(f',"AccountNumber":{js(account_number)}')
-    p.append(f',"UpdatedDateUTC":"{msdate(updated)}","IsSupplier":{_bool(is_supplier)},'
-             f'"IsCustomer":{_bool(is_customer)},"HasAttachments":false')
+    p.append(
+        f',"UpdatedDateUTC":"{msdate(updated)}","IsSupplier":{_bool(is_supplier)},'
+        f'"IsCustomer":{_bool(is_customer)},"HasAttachments":false'
+    )
     if not summary:
         ext = extra or "{}"
         if '"BankAccountDetails"' not in ext:
@@ -146,7 +210,8 @@ def fragment(row: tuple, bal: Balance | None, summary: bool = False,
             balances_json = (
                 f'{{"AccountsReceivable":{{"Outstanding":{_amount(ar["Outstanding"])},'
                 f'"Overdue":{_amount(ar["Overdue"])}}},"AccountsPayable":{{'
-                f'"Outstanding":{_amount(ap["Outstanding"])},"Overdue":{_amount(ap["Overdue"])}}}}}')
+                f'"Outstanding":{_amount(ap["Outstanding"])},"Overdue":{_amount(ap["Overdue"])}}}}}'
+            )
         else:
             balances_json = _ZERO_BALANCES
         p.append(f',"ContactGroups":[],"Balances":{balances_json},"HasValidationErrors":false')
@@ -165,8 +230,9 @@ def render(row: tuple, bal: Balance | None, summary: bool = False) -> dict[str, 
     return json.loads(fragment(row, bal, summary))
 
 
-def render_rows(ctx: Ctx, rows: list[tuple], summary: bool = False,
-                status_attribute: str | None = None) -> list[str]:
+def render_rows(
+    ctx: Ctx, rows: list[tuple], summary: bool = False, status_attribute: str | None = None
+) -> list[str]:
     """JSON fragments for rows, with balances fetched for the whole page in one go."""
     bal = {} if summary else balances(ctx, [r[0] for r in rows])
     return [fragment(r, bal.get(r[0]), summary, status_attribute) for r in rows]
@@ -189,8 +255,10 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
         args += ids
     if params.get("searchTerm"):
         term = "%" + params["searchTerm"].replace("%", "").lower() + "%"
-        conds.append("(LOWER(name) LIKE ? OR LOWER(first_name) LIKE ? OR LOWER(last_name) LIKE ? "
-                     "OR LOWER(contact_number) LIKE ? OR LOWER(email) LIKE ?)")
+        conds.append(
+            "(LOWER(name) LIKE ? OR LOWER(first_name) LIKE ? OR LOWER(last_name) LIKE ? "
+            "OR LOWER(contact_number) LIKE ? OR LOWER(email) LIKE ?)"
+        )
         args += [term] * 5
     if if_modified_since:
         since = parse_http_datetime(if_modified_since)
@@ -203,8 +271,9 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     with ctx.store.lock:
         conn = ctx.store.conn
         if pg is None:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} "
-                                f"ORDER BY {order}", args).fetchall()
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} ORDER BY {order}", args
+            ).fetchall()
             return envelope_raw("Contacts", render_rows(ctx, rows, flag(params, "summaryOnly")))
         page, size = pg
         pks, total = ctx.store.page_pks("contacts", where_sql, args, order, "pk", page, size)
@@ -217,10 +286,15 @@ def find_row(ctx: Ctx, ident: str) -> tuple | None:
     """By ContactID when it looks like a GUID, otherwise by ContactNumber (Xero's two routes)."""
     conn = ctx.store.conn
     if is_guid(ident):
-        return conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE contact_id = ? AND tenant = ?",
-                            (ident.lower(), ctx.tenant.pk)).fetchone()
-    return conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE contact_number = ? AND tenant = ? "
-                        "ORDER BY pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
+        return conn.execute(
+            f"SELECT {COLUMNS} FROM contacts WHERE contact_id = ? AND tenant = ?",
+            (ident.lower(), ctx.tenant.pk),
+        ).fetchone()
+    return conn.execute(
+        f"SELECT {COLUMNS} FROM contacts WHERE contact_number = ? AND tenant = ? "
+        "ORDER BY pk LIMIT 1",
+        (ident, ctx.tenant.pk),
+    ).fetchone()
 
 
 def get_contact(ctx: Ctx, ident: str) -> bytes:
@@ -232,6 +306,7 @@ def get_contact(ctx: Ctx, ident: str) -> bytes:
 
 
 # ---- writes ----------------------------------------------------------------------------------
+
 
 def _str_field(el: dict, key: str, limit: int | None, errors: list[str]) -> str | None:
     v = el.get(key)
@@ -246,8 +321,14 @@ def _str_field(el: dict, key: str, limit: int | None, errors: list[str]) -> str 
     return v
 
 
-def _sub_items(el: dict, key: str, spec: dict[str, int | None], enum_key: str,
-               enum: set[str], errors: list[str]) -> list[dict] | None:
+def _sub_items(
+    el: dict,
+    key: str,
+    spec: dict[str, int | None],
+    enum_key: str,
+    enum: set[str],
+    errors: list[str],
+) -> list[dict] | None:
     items = el.get(key)
     if items is None:
         return None
@@ -274,14 +355,21 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
         v = _str_field(el, key, limit, errors)
         if v is not None:
             ext[key] = v
-    addresses = _sub_items(el, "Addresses", ADDRESS_FIELDS, "AddressType",
-                           {"POBOX", "STREET"}, errors)
+    addresses = _sub_items(
+        el, "Addresses", ADDRESS_FIELDS, "AddressType", {"POBOX", "STREET"}, errors
+    )
     if addresses is not None:
         merged = {a["AddressType"]: a for a in ext.get("Addresses", [])}
         merged.update({a.get("AddressType"): a for a in addresses})
         ext["Addresses"] = list(merged.values())
-    phones = _sub_items(el, "Phones", PHONE_FIELDS, "PhoneType",
-                        {"DEFAULT", "DDI", "MOBILE", "FAX", "OFFICE"}, errors)
+    phones = _sub_items(
+        el,
+        "Phones",
+        PHONE_FIELDS,
+        "PhoneType",
+        {"DEFAULT", "DDI", "MOBILE", "FAX", "OFFICE"},
+        errors,
+    )
     if phones is not None:
         merged = {p["PhoneType"]: p for p in ext.get("Phones", [])}
         merged.update({p.get("PhoneType"): p for p in phones})
@@ -289,9 +377,13 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
     persons = el.get("ContactPersons")
     if isinstance(persons, list):
         ext["ContactPersons"] = [
-            {k: (bool(p[k]) if k == "IncludeInEmails" else str(p[k])) for k in
-             ("FirstName", "LastName", "EmailAddress", "IncludeInEmails") if p.get(k) is not None}
-            for p in persons if isinstance(p, dict)
+            {
+                k: (bool(p[k]) if k == "IncludeInEmails" else str(p[k]))
+                for k in ("FirstName", "LastName", "EmailAddress", "IncludeInEmails")
+                if p.get(k) is not None
+            }
+            for p in persons
+            if isinstance(p, dict)
         ]
     cur = el.get("DefaultCurrency")
     if cur is not None:
@@ -305,7 +397,8 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
 def _name_taken(ctx: Ctx, name: str, except_pk: int | None) -> bool:
     row = ctx.store.conn.execute(
         "SELECT pk FROM contacts WHERE tenant = ? AND name = ? COLLATE NOCASE AND "
-        "status = 'ACTIVE' AND pk != ? LIMIT 1", (ctx.tenant.pk, name, except_pk or -1),
+        "status = 'ACTIVE' AND pk != ? LIMIT 1",
+        (ctx.tenant.pk, name, except_pk or -1),
     ).fetchone()
     return row is not None
 
@@ -341,11 +434,16 @@ def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | No
     pk = existing[0] if existing is not None else None
     final_name = name or (existing[2] if existing is not None else "")
     final_status = status or (existing[8] if existing is not None else "ACTIVE")
-    if final_name and final_status == "ACTIVE" and len(final_name) <= 255 and _name_taken(
-        ctx, final_name, pk
+    if (
+        final_name
+        and final_status == "ACTIVE"
+        and len(final_name) <= 255
+        and _name_taken(ctx, final_name, pk)
     ):
-        errors.append(f"The contact name {final_name} is already assigned to another contact. "
-                      "The contact name must be unique across all active contacts.")
+        errors.append(
+            f"The contact name {final_name} is already assigned to another contact. "
+            "The contact name must be unique across all active contacts."
+        )
     if account_number and _account_number_taken(ctx, account_number, pk):
         errors.append("The Account Number already exists. Please enter a different Account Number.")
     if errors:
@@ -359,26 +457,49 @@ def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | No
             "INSERT INTO contacts (tenant, contact_id, name, first_name, last_name, email, "
             "contact_number, account_number, status, updated_ms, extra) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (ctx.tenant.pk, contact_id, final_name, first, last, email, number, account_number,
-             final_status, ts, extra_json),
+            (
+                ctx.tenant.pk,
+                contact_id,
+                final_name,
+                first,
+                last,
+                email,
+                number,
+                account_number,
+                final_status,
+                ts,
+                extra_json,
+            ),
         )
         pk = cur.lastrowid
     else:
+
         def pick(new: Any, idx: int) -> Any:
             return existing[idx] if new is None else new
 
         conn.execute(
             "UPDATE contacts SET name=?, first_name=?, last_name=?, email=?, contact_number=?, "
             "account_number=?, status=?, updated_ms=?, extra=? WHERE pk=?",
-            (final_name, pick(first, 3), pick(last, 4), pick(email, 5), pick(number, 6),
-             pick(account_number, 7), final_status, max(ts, existing[11] + 1), extra_json, pk),
+            (
+                final_name,
+                pick(first, 3),
+                pick(last, 4),
+                pick(email, 5),
+                pick(number, 6),
+                pick(account_number, 7),
+                final_status,
+                max(ts, existing[11] + 1),
+                extra_json,
+                pk,
+            ),
         )
     row = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE pk = ?", (pk,)).fetchone()
     return row, []
 
 
-def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
-                   path_id: str | None = None) -> bytes:
+def write_contacts(
+    ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool, path_id: str | None = None
+) -> bytes:
     """PUT (create only) / POST (update or create) / POST {id}; one transaction per call.
 
     With summarizeErrors (the default) one bad element fails the whole call with 400 and
@@ -401,8 +522,9 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
                     if cid:
                         existing = find_row(ctx, str(cid)) if is_guid(str(cid)) else None
                         if existing is None:
-                            results.append((None, el, [f"Contact with ContactID {cid} could "
-                                                       "not be found."]))
+                            results.append(
+                                (None, el, [f"Contact with ContactID {cid} could not be found."])
+                            )
                             continue
                     elif el.get("ContactNumber"):
                         existing = find_row(ctx, str(el["ContactNumber"]))
@@ -411,8 +533,9 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
             failed = any(errs for _, _, errs in results)
             if failed and summarize:
                 store.conn.execute("ROLLBACK")
-                raise validation_error([_error_element(el, errs) for _, el, errs in results
-                                        if errs])
+                raise validation_error(
+                    [_error_element(el, errs) for _, el, errs in results if errs]
+                )
             store.conn.execute("COMMIT")
             store.changed()
         except XeroError:
@@ -424,8 +547,9 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
                 store.conn.execute("ROLLBACK")
             raise
         out = []
-        rendered = render_rows(ctx, [r for r, _, e in results if not e and r is not None],
-                               status_attribute="OK")
+        rendered = render_rows(
+            ctx, [r for r, _, e in results if not e and r is not None], status_attribute="OK"
+        )
         it = iter(rendered)
         for _row, el, errs in results:
             out.append(dumps(_error_element(el, errs)).decode("utf-8") if errs else next(it))
@@ -435,8 +559,15 @@ def write_contacts(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
 def _error_element(el: dict, errors: list[str]) -> dict:
     """Echo the element as Xero does, with its ValidationErrors (only schema-safe fields)."""
     echo: dict[str, Any] = {}
-    limits = {"ContactID": 36, "Name": 255, "FirstName": 255, "LastName": 255,
-              "EmailAddress": 255, "ContactNumber": 50, "AccountNumber": 50}
+    limits = {
+        "ContactID": 36,
+        "Name": 255,
+        "FirstName": 255,
+        "LastName": 255,
+        "EmailAddress": 255,
+        "ContactNumber": 50,
+        "AccountNumber": 50,
+    }
     for key, limit in limits.items():
         v = el.get(key)
         if isinstance(v, str) and (key != "ContactID" or is_guid(v)):

@@ -10,14 +10,24 @@ from .common import Ctx, compute_lines, is_guid, line_amount_type, to_cents
 from .contacts import CURRENCIES, save_contact
 
 # Units of each currency per 1 NZD, used when a foreign document has no CurrencyRate.
-DEFAULT_RATES = {"NZD": "1", "AUD": "0.91", "USD": "0.60", "GBP": "0.47", "EUR": "0.55",
-                 "CAD": "0.82", "JPY": "89.5", "SGD": "0.80", "CHF": "0.53"}
+DEFAULT_RATES = {
+    "NZD": "1",
+    "AUD": "0.91",
+    "USD": "0.60",
+    "GBP": "0.47",
+    "EUR": "0.55",
+    "CAD": "0.82",
+    "JPY": "89.5",
+    "SGD": "0.80",
+    "CHF": "0.53",
+}
 
 
 def resolve_contact(ctx: Ctx, raw: Any, errors: list[str]) -> tuple[int, str, str] | None:
     """(pk, ContactID, Name) for `Contact`; a Name that matches nothing creates the contact."""
-    if not isinstance(raw, dict) or not (raw.get("ContactID") or raw.get("Name")
-                                         or raw.get("ContactNumber")):
+    if not isinstance(raw, dict) or not (
+        raw.get("ContactID") or raw.get("Name") or raw.get("ContactNumber")
+    ):
         errors.append("A Contact must be specified for this type of transaction")
         return None
     conn = ctx.store.conn
@@ -25,26 +35,38 @@ def resolve_contact(ctx: Ctx, raw: Any, errors: list[str]) -> tuple[int, str, st
     if cid:
         row = None
         if is_guid(str(cid)):
-            row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE contact_id = ? "
-                               "AND tenant = ?", (str(cid).lower(), ctx.tenant.pk)).fetchone()
+            row = conn.execute(
+                "SELECT pk, contact_id, name FROM contacts WHERE contact_id = ? AND tenant = ?",
+                (str(cid).lower(), ctx.tenant.pk),
+            ).fetchone()
         if row is None:
             errors.append(f"The contact with ContactID {cid} could not be found")
         return row
     if raw.get("ContactNumber"):
-        row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE contact_number = ? "
-                           "AND tenant = ? LIMIT 1", (str(raw["ContactNumber"]), ctx.tenant.pk)
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT pk, contact_id, name FROM contacts WHERE contact_number = ? "
+            "AND tenant = ? LIMIT 1",
+            (str(raw["ContactNumber"]), ctx.tenant.pk),
+        ).fetchone()
         if row is not None:
             return row
     name = str(raw.get("Name") or "").strip()
-    row = conn.execute("SELECT pk, contact_id, name FROM contacts WHERE tenant = ? AND "
-                       "name = ? COLLATE NOCASE AND status = 'ACTIVE' LIMIT 1",
-                       (ctx.tenant.pk, name)).fetchone()
+    row = conn.execute(
+        "SELECT pk, contact_id, name FROM contacts WHERE tenant = ? AND "
+        "name = ? COLLATE NOCASE AND status = 'ACTIVE' LIMIT 1",
+        (ctx.tenant.pk, name),
+    ).fetchone()
     if row is not None:
         return row
-    created, errs = save_contact(ctx, {k: v for k, v in raw.items()
-                                       if k in ("Name", "EmailAddress", "ContactNumber",
-                                                "FirstName", "LastName")}, None)
+    created, errs = save_contact(
+        ctx,
+        {
+            k: v
+            for k, v in raw.items()
+            if k in ("Name", "EmailAddress", "ContactNumber", "FirstName", "LastName")
+        },
+        None,
+    )
     if errs or created is None:
         errors.extend(errs)
         return None
@@ -81,9 +103,17 @@ def date_field(el: dict, key: str, old: int | None, errors: list[str]) -> int | 
         return old
 
 
-def totals(ctx: Ctx, el: dict, old_lines: list | None, old_lat: str | None, errors: list[str],
-           *, unitdp: int, is_sale: bool, default_lat: str = "Exclusive"
-           ) -> tuple[list | None, str, int, int, int] | None:
+def totals(
+    ctx: Ctx,
+    el: dict,
+    old_lines: list | None,
+    old_lat: str | None,
+    errors: list[str],
+    *,
+    unitdp: int,
+    is_sale: bool,
+    default_lat: str = "Exclusive",
+) -> tuple[list | None, str, int, int, int] | None:
     """Recompute lines and totals when LineItems or LineAmountTypes are sent, else None."""
     if "LineItems" not in el and "LineAmountTypes" not in el:
         return None
@@ -97,8 +127,9 @@ def totals(ctx: Ctx, el: dict, old_lines: list | None, old_lat: str | None, erro
         errors.append("LineItems must be a list.")
         return None
     accounts = {a["Code"]: a for a in ctx.tenant.accounts}
-    lines, sub, tax, total = compute_lines(raw_lines, lat, accounts, errors, unitdp,
-                                           is_sale=is_sale)
+    lines, sub, tax, total = compute_lines(
+        raw_lines, lat, accounts, errors, unitdp, is_sale=is_sale
+    )
     return lines, lat, to_cents(sub), to_cents(tax), to_cents(total)
 
 
@@ -110,5 +141,15 @@ def stamp(old_updated: int | None) -> int:
 
 def stored_lines_as_input(lines: list[list[Any]]) -> list[dict[str, Any]]:
     """Stored lines back into request form, so a LineAmountTypes change can recompute them."""
-    return [{"LineItemID": ln[0], "Description": ln[1], "Quantity": ln[2], "UnitAmount": ln[3],
-             "AccountCode": ln[4], "TaxType": ln[5], "DiscountRate": ln[8]} for ln in lines]
+    return [
+        {
+            "LineItemID": ln[0],
+            "Description": ln[1],
+            "Quantity": ln[2],
+            "UnitAmount": ln[3],
+            "AccountCode": ln[4],
+            "TaxType": ln[5],
+            "DiscountRate": ln[8],
+        }
+        for ln in lines
+    ]

@@ -28,25 +28,38 @@ from .common import (
 from .contacts import order_clause
 from .documents import currency, date_field, resolve_contact, stamp, stored_lines_as_input, totals
 
-COLUMNS = ("i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "
-           "i.due_ms, i.currency, i.rate, i.lat, i.sub, i.tax, i.total, i.paid, i.paid_on_ms, "
-           "i.updated_ms, i.by_app, i.lines, i.extra, c.contact_id, c.name")
+COLUMNS = (
+    "i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "
+    "i.due_ms, i.currency, i.rate, i.lat, i.sub, i.tax, i.total, i.paid, i.paid_on_ms, "
+    "i.updated_ms, i.by_app, i.lines, i.extra, c.contact_id, c.name"
+)
 FROM = "invoices i JOIN contacts c ON c.pk = i.contact_pk"
 
 WHERE_FIELDS = {
-    "InvoiceID": "i.invoice_id", "Type": "i.type", "Status": "i.status",
-    "InvoiceNumber": "i.number", "Reference": "i.reference", "Date": "i.date_ms",
-    "DueDate": "i.due_ms", "CurrencyCode": "i.currency", "UpdatedDateUTC": "i.updated_ms",
-    "Contact.ContactID": "c.contact_id", "Contact.Name": "c.name",
-    "Contact.ContactNumber": "c.contact_number", "AmountDue": "((i.total - i.paid) / 100.0)",
-    "AmountPaid": "(i.paid / 100.0)", "Total": "(i.total / 100.0)",
+    "InvoiceID": "i.invoice_id",
+    "Type": "i.type",
+    "Status": "i.status",
+    "InvoiceNumber": "i.number",
+    "Reference": "i.reference",
+    "Date": "i.date_ms",
+    "DueDate": "i.due_ms",
+    "CurrencyCode": "i.currency",
+    "UpdatedDateUTC": "i.updated_ms",
+    "Contact.ContactID": "c.contact_id",
+    "Contact.Name": "c.name",
+    "Contact.ContactNumber": "c.contact_number",
+    "AmountDue": "((i.total - i.paid) / 100.0)",
+    "AmountPaid": "(i.paid / 100.0)",
+    "Total": "(i.total / 100.0)",
 }
 STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
 TRANSITIONS = {
     "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
     "SUBMITTED": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
     "AUTHORISED": {"AUTHORISED", "VOIDED"},
-    "PAID": set(), "VOIDED": set(), "DELETED": set(),
+    "PAID": set(),
+    "VOIDED": set(),
+    "DELETED": set(),
 }
 
 
@@ -59,15 +72,43 @@ def _money(c: int) -> str:
     return f"-{(-c) // 100}.{(-c) % 100:02d}" if c < 0 else f"{c // 100}.{c % 100:02d}"
 
 
-def fragment(row: tuple, *, lines: bool = True, summary: bool = False, unitdp: int = 2,
-             status_attribute: str | None = None) -> str:
+def fragment(
+    row: tuple,
+    *,
+    lines: bool = True,
+    summary: bool = False,
+    unitdp: int = 2,
+    status_attribute: str | None = None,
+) -> str:
     """One invoice as Xero's JSON text, built directly: a page of 1,000 renders in a few ms.
 
     Field order and content follow Xero's Invoice; `render` is the same as a dict.
     """
-    (_pk, invoice_id, typ, _contact_pk, status, number, reference, date_ms, due_ms, cur, rate,
-     lat, sub, tax, total, paid, paid_on, updated, _by_app, stored_lines, extra,
-     contact_id, contact_name) = row
+    (
+        _pk,
+        invoice_id,
+        typ,
+        _contact_pk,
+        status,
+        number,
+        reference,
+        date_ms,
+        due_ms,
+        cur,
+        rate,
+        lat,
+        sub,
+        tax,
+        total,
+        paid,
+        paid_on,
+        updated,
+        _by_app,
+        stored_lines,
+        extra,
+        contact_id,
+        contact_name,
+    ) = row
     rate_s = _rate(rate)
     p = [f'{{"Type":"{typ}","InvoiceID":"{invoice_id}"']
     if number:
@@ -77,17 +118,21 @@ def fragment(row: tuple, *, lines: bool = True, summary: bool = False, unitdp: i
     if not summary:
         if paid:
             pay_id = derived_id(invoice_id, 999)
-            p.append(f',"Payments":[{{"PaymentID":"{pay_id}",'
-                     f'"Date":"{msdate(paid_on or date_ms or updated)}","Amount":{_money(paid)},'
-                     f'"CurrencyRate":{rate_s},"HasAccount":false,"HasValidationErrors":false}}]')
+            p.append(
+                f',"Payments":[{{"PaymentID":"{pay_id}",'
+                f'"Date":"{msdate(paid_on or date_ms or updated)}","Amount":{_money(paid)},'
+                f'"CurrencyRate":{rate_s},"HasAccount":false,"HasValidationErrors":false}}]'
+            )
         else:
             p.append(',"Payments":[]')
         p.append(',"Prepayments":[],"Overpayments":[]')
     due = total - paid if status not in ("VOIDED", "DELETED") else 0
-    p.append(f',"AmountDue":{_money(due)},"AmountPaid":{_money(paid)},"AmountCredited":0.00,'
-             f'"CurrencyRate":{rate_s},"IsDiscounted":false,"HasAttachments":false,'
-             f'"HasErrors":false,"Contact":{{"ContactID":"{contact_id}",'
-             f'"Name":{js(contact_name)}}}')
+    p.append(
+        f',"AmountDue":{_money(due)},"AmountPaid":{_money(paid)},"AmountCredited":0.00,'
+        f'"CurrencyRate":{rate_s},"IsDiscounted":false,"HasAttachments":false,'
+        f'"HasErrors":false,"Contact":{{"ContactID":"{contact_id}",'
+        f'"Name":{js(contact_name)}}}'
+    )
     if date_ms is not None:
         p.append(f',"DateString":"{ms_to_iso(date_ms)}","Date":"{msdate(date_ms)}"')
     if due_ms is not None:
@@ -95,8 +140,10 @@ def fragment(row: tuple, *, lines: bool = True, summary: bool = False, unitdp: i
     p.append(f',"Status":"{status}","LineAmountTypes":"{lat}"')
     if lines and not summary:
         p.append(f',"LineItems":{lines_json(stored_lines, invoice_id, unitdp)}')
-    p.append(f',"SubTotal":{_money(sub)},"TotalTax":{_money(tax)},"Total":{_money(total)},'
-             f'"UpdatedDateUTC":"{msdate(updated)}","CurrencyCode":{js(cur)}')
+    p.append(
+        f',"SubTotal":{_money(sub)},"TotalTax":{_money(tax)},"Total":{_money(total)},'
+        f'"UpdatedDateUTC":"{msdate(updated)}","CurrencyCode":{js(cur)}'
+    )
     if status == "PAID" and paid_on:
         p.append(f',"FullyPaidOnDate":"{msdate(paid_on)}"')
     if extra:
@@ -126,10 +173,12 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
             raise query_error(str(exc)) from None
         conds.append(f"({sql})")
         args += wargs
-    for param, column, lower in (("IDs", "i.invoice_id", True),
-                                 ("InvoiceNumbers", "i.number", False),
-                                 ("ContactIDs", "c.contact_id", True),
-                                 ("Statuses", "i.status", False)):
+    for param, column, lower in (
+        ("IDs", "i.invoice_id", True),
+        ("InvoiceNumbers", "i.number", False),
+        ("ContactIDs", "c.contact_id", True),
+        ("Statuses", "i.status", False),
+    ):
         values = _csv(params.get(param))
         if values:
             values = [v.lower() if lower else v for v in values]
@@ -157,8 +206,7 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
             rows = ctx.store.conn.execute(
                 f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}", args
             ).fetchall()
-        return envelope_raw("Invoices", [fragment(r, lines=False, summary=summary)
-                                         for r in rows])
+        return envelope_raw("Invoices", [fragment(r, lines=False, summary=summary) for r in rows])
     page, size = pg
     from_sql = FROM if "c." in where_sql or "c." in order else "invoices i"
     pks, total = ctx.store.page_pks(from_sql, where_sql, args, order, "i.pk", page, size)
@@ -171,10 +219,14 @@ def find_row(ctx: Ctx, ident: str) -> tuple | None:
     """By InvoiceID, or by InvoiceNumber as Xero also allows."""
     conn = ctx.store.conn
     if is_guid(ident):
-        return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.invoice_id = ? AND i.tenant = ?",
-                            (ident.lower(), ctx.tenant.pk)).fetchone()
-    return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.number = ? AND i.tenant = ? "
-                        "ORDER BY i.pk LIMIT 1", (ident, ctx.tenant.pk)).fetchone()
+        return conn.execute(
+            f"SELECT {COLUMNS} FROM {FROM} WHERE i.invoice_id = ? AND i.tenant = ?",
+            (ident.lower(), ctx.tenant.pk),
+        ).fetchone()
+    return conn.execute(
+        f"SELECT {COLUMNS} FROM {FROM} WHERE i.number = ? AND i.tenant = ? ORDER BY i.pk LIMIT 1",
+        (ident, ctx.tenant.pk),
+    ).fetchone()
 
 
 def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> bytes:
@@ -185,16 +237,18 @@ def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> bytes:
     return envelope_raw("Invoices", [fragment(row, unitdp=4 if params.get("unitdp") == "4" else 2)])
 
 
-def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
-                 ) -> tuple[tuple | None, list[str]]:
+def save_invoice(
+    ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
+) -> tuple[tuple | None, list[str]]:
     """Validate one invoice against Xero's rules and write it (nothing written on error)."""
     errors: list[str] = []
     conn = ctx.store.conn
     old = existing
     typ = el.get("Type") or (old[2] if old else None)
     if old is None and typ not in ("ACCREC", "ACCPAY"):
-        errors.append("Invoice Type must be ACCREC or ACCPAY" if typ else
-                      "Invoice Type must be specified")
+        errors.append(
+            "Invoice Type must be ACCREC or ACCPAY" if typ else "Invoice Type must be specified"
+        )
     status = el.get("Status") or (old[4] if old else "DRAFT")
     if status not in STATUSES:
         errors.append(f"Invoice Status '{status}' is not valid")
@@ -202,8 +256,9 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
         errors.append("Invoice not of valid status for creation")
     elif old is not None:
         if old[4] == "PAID":
-            errors.append("This document cannot be edited as it has a payment or credit note "
-                          "allocated to it.")
+            errors.append(
+                "This document cannot be edited as it has a payment or credit note allocated to it."
+            )
         elif status not in TRANSITIONS[old[4]]:
             errors.append("Invoice not of valid status for modification")
         elif old[15] and status in ("VOIDED", "DELETED"):
@@ -217,19 +272,22 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
     due_ms = date_field(el, "DueDate", old[8] if old else None, errors)
     if old is None and date_ms is None:
         from ..xero_json import now_ms
+
         date_ms = now_ms() // 86_400_000 * 86_400_000
     try:
         reference = text(el.get("Reference")) if "Reference" in el else (old[6] if old else None)
-        number = text(el.get("InvoiceNumber")) if el.get("InvoiceNumber") else (
-            old[5] if old else None)
+        number = (
+            text(el.get("InvoiceNumber")) if el.get("InvoiceNumber") else (old[5] if old else None)
+        )
     except ValueError:
         errors.append("Reference and InvoiceNumber must be strings")
         reference = number = None
     if number and len(number) > 255:
         errors.append("The InvoiceNumber field must be a string with a maximum length of 255.")
     old_lines = stored_lines_as_input(json.loads(old[19])) if old else None
-    calc = totals(ctx, el, old_lines, old[11] if old else None, errors, unitdp=unitdp,
-                  is_sale=typ != "ACCPAY")
+    calc = totals(
+        ctx, el, old_lines, old[11] if old else None, errors, unitdp=unitdp, is_sale=typ != "ACCPAY"
+    )
     if calc is None:
         if old:
             lines_json, lat, sub, tax, total = old[19], old[11], old[12], old[13], old[14]
@@ -240,19 +298,23 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
         lines, lat, sub, tax, total = calc
     if status in ("SUBMITTED", "AUTHORISED"):
         if not lines:
-            errors.append("Invoices must contain at least one line item to be submitted or "
-                          "approved")
+            errors.append(
+                "Invoices must contain at least one line item to be submitted or approved"
+            )
         elif any(ln[4] is None for ln in lines):
-            errors.append("Account code must be specified for each line item on an approved "
-                          "invoice")
+            errors.append(
+                "Account code must be specified for each line item on an approved invoice"
+            )
     if total < 0:
         errors.append("The total of the invoice must be zero or positive.")
     if old and old[15] and total < old[15]:
         errors.append("The invoice total cannot be less than the amount already paid.")
     if typ == "ACCREC" and number:
-        dup = conn.execute("SELECT pk FROM invoices WHERE tenant = ? AND number = ? AND "
-                           "type = 'ACCREC' AND pk != ? LIMIT 1",
-                           (ctx.tenant.pk, number, old[0] if old else -1)).fetchone()
+        dup = conn.execute(
+            "SELECT pk FROM invoices WHERE tenant = ? AND number = ? AND "
+            "type = 'ACCREC' AND pk != ? LIMIT 1",
+            (ctx.tenant.pk, number, old[0] if old else -1),
+        ).fetchone()
         if dup:
             errors.append("Invoice # must be unique.")
     if errors or contact is None:
@@ -268,8 +330,26 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
             "INSERT INTO invoices (tenant, invoice_id, type, contact_pk, status, number, "
             "reference, date_ms, due_ms, currency, rate, lat, sub, tax, total, paid, updated_ms, "
             "by_app, lines, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,1,?,?)",
-            (ctx.tenant.pk, str(uuid.uuid4()), typ, contact[0], status, number, reference,
-             date_ms, due_ms, cur, rate, lat, sub, tax, total, stamp(None), lines_json, extra),
+            (
+                ctx.tenant.pk,
+                str(uuid.uuid4()),
+                typ,
+                contact[0],
+                status,
+                number,
+                reference,
+                date_ms,
+                due_ms,
+                cur,
+                rate,
+                lat,
+                sub,
+                tax,
+                total,
+                stamp(None),
+                lines_json,
+                extra,
+            ),
         )
         pk = cur_.lastrowid
     else:
@@ -278,18 +358,42 @@ def save_invoice(ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
             "UPDATE invoices SET contact_pk=?, status=?, number=?, reference=?, date_ms=?, "
             "due_ms=?, currency=?, rate=?, lat=?, sub=?, tax=?, total=?, updated_ms=?, lines=?, "
             "extra=? WHERE pk=?",
-            (contact[0], status, number, reference, date_ms, due_ms, cur, rate, lat, sub, tax,
-             total, stamp(old[17]), lines_json, extra, pk),
+            (
+                contact[0],
+                status,
+                number,
+                reference,
+                date_ms,
+                due_ms,
+                cur,
+                rate,
+                lat,
+                sub,
+                tax,
+                total,
+                stamp(old[17]),
+                lines_json,
+                extra,
+                pk,
+            ),
         )
     if status != "DELETED":
         column = "is_customer" if typ == "ACCREC" else "is_supplier"
-        conn.execute(f"UPDATE contacts SET {column} = 1 WHERE pk = ? AND {column} = 0",
-                     (contact[0],))
+        conn.execute(
+            f"UPDATE contacts SET {column} = 1 WHERE pk = ? AND {column} = 0", (contact[0],)
+        )
     return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.pk = ?", (pk,)).fetchone(), []
 
 
-def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
-                   unitdp: int = 2, path_id: str | None = None) -> bytes:
+def write_invoices(
+    ctx: Ctx,
+    items: list[dict],
+    *,
+    create_only: bool,
+    summarize: bool,
+    unitdp: int = 2,
+    path_id: str | None = None,
+) -> bytes:
     """PUT / POST / POST {InvoiceID}; see `contacts.write_contacts` for summarizeErrors."""
     store = ctx.store
     results: list[tuple[tuple | None, dict, list[str]]] = []
@@ -308,8 +412,9 @@ def write_invoices(ctx: Ctx, items: list[dict], *, create_only: bool, summarize:
                     if existing is None:
                         if path_id:
                             raise not_found()
-                        results.append((None, el, [f"Invoice with InvoiceID {ident} could not "
-                                                   "be found."]))
+                        results.append(
+                            (None, el, [f"Invoice with InvoiceID {ident} could not be found."])
+                        )
                         continue
                 row, errors = save_invoice(ctx, el, existing, unitdp)
                 results.append((row, el, errors))
@@ -345,4 +450,3 @@ def _error_element(el: dict, errors: list[str]) -> dict:
     echo["HasErrors"] = True
     echo["ValidationErrors"] = [{"Message": m} for m in errors]
     return echo
-

@@ -21,9 +21,11 @@ from .common import (
 from .contacts import order_clause
 from .documents import currency, date_field, resolve_contact, stamp, stored_lines_as_input, totals
 
-COLUMNS = ("q.pk, q.quote_id, q.contact_pk, q.status, q.number, q.reference, q.title, q.summary, "
-           "q.terms, q.date_ms, q.expiry_ms, q.currency, q.lat, q.sub, q.tax, q.total, "
-           "q.updated_ms, q.lines, c.contact_id, c.name")
+COLUMNS = (
+    "q.pk, q.quote_id, q.contact_pk, q.status, q.number, q.reference, q.title, q.summary, "
+    "q.terms, q.date_ms, q.expiry_ms, q.currency, q.lat, q.sub, q.tax, q.total, "
+    "q.updated_ms, q.lines, c.contact_id, c.name"
+)
 FROM = "quotes q JOIN contacts c ON c.pk = q.contact_pk"
 STATUSES = ("DRAFT", "SENT", "DECLINED", "ACCEPTED", "INVOICED", "DELETED")
 TRANSITIONS = {
@@ -34,14 +36,40 @@ TRANSITIONS = {
     "INVOICED": {"INVOICED"},
     "DELETED": set(),
 }
-ORDER_FIELDS = {"QuoteNumber": "q.number", "Date": "q.date_ms", "ExpiryDate": "q.expiry_ms",
-                "Status": "q.status", "UpdatedDateUTC": "q.updated_ms", "Total": "q.total"}
+ORDER_FIELDS = {
+    "QuoteNumber": "q.number",
+    "Date": "q.date_ms",
+    "ExpiryDate": "q.expiry_ms",
+    "Status": "q.status",
+    "UpdatedDateUTC": "q.updated_ms",
+    "Total": "q.total",
+}
 QUOTE_LAT = {"Exclusive": "EXCLUSIVE", "Inclusive": "INCLUSIVE", "NoTax": "NOTAX"}
 
 
 def render(row: tuple) -> dict[str, Any]:
-    (_pk, quote_id, _contact_pk, status, number, reference, title, summary, terms, date_ms,
-     expiry_ms, cur, lat, sub, tax, total, updated, lines, contact_id, contact_name) = row
+    (
+        _pk,
+        quote_id,
+        _contact_pk,
+        status,
+        number,
+        reference,
+        title,
+        summary,
+        terms,
+        date_ms,
+        expiry_ms,
+        cur,
+        lat,
+        sub,
+        tax,
+        total,
+        updated,
+        lines,
+        contact_id,
+        contact_name,
+    ) = row
     q: dict[str, Any] = {"QuoteID": quote_id, "QuoteNumber": number or ""}
     if reference:
         q["Reference"] = reference
@@ -82,9 +110,12 @@ def list_quotes(ctx: Ctx, params: dict[str, str], if_modified_since: str | None)
     if params.get("QuoteNumber"):
         conds.append("q.number = ?")
         args.append(params["QuoteNumber"])
-    for param, column, op in (("DateFrom", "q.date_ms", ">="), ("DateTo", "q.date_ms", "<="),
-                              ("ExpiryDateFrom", "q.expiry_ms", ">="),
-                              ("ExpiryDateTo", "q.expiry_ms", "<=")):
+    for param, column, op in (
+        ("DateFrom", "q.date_ms", ">="),
+        ("DateTo", "q.date_ms", "<="),
+        ("ExpiryDateFrom", "q.expiry_ms", ">="),
+        ("ExpiryDateTo", "q.expiry_ms", "<="),
+    ):
         if params.get(param):
             try:
                 value = parse_date(params[param])
@@ -104,8 +135,9 @@ def list_quotes(ctx: Ctx, params: dict[str, str], if_modified_since: str | None)
     with ctx.store.lock:
         conn = ctx.store.conn
         if pg is None:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}",
-                                args).fetchall()
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}", args
+            ).fetchall()
             return envelope("Quotes", [render(r) for r in rows])
         page, size = pg
         pks, total = ctx.store.page_pks(FROM, where_sql, args, order, "q.pk", page, size)
@@ -150,8 +182,13 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
     if date_ms is None:
         date_ms = now_ms() // 86_400_000 * 86_400_000
     fields: dict[str, Any] = {}
-    for key, limit, idx in (("Reference", 4000, 5), ("Title", 100, 6), ("Summary", 3000, 7),
-                            ("Terms", 4000, 8), ("QuoteNumber", 255, 4)):
+    for key, limit, idx in (
+        ("Reference", 4000, 5),
+        ("Title", 100, 6),
+        ("Summary", 3000, 7),
+        ("Terms", 4000, 8),
+        ("QuoteNumber", 255, 4),
+    ):
         try:
             value = text(el.get(key)) if key in el else (old[idx] if old else None)
         except ValueError:
@@ -178,9 +215,24 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
         ctx.tenant.quote_counter += 1
         number = f"QU-{ctx.tenant.quote_counter:04d}"
     lines_json = json.dumps(lines, separators=(",", ":"), ensure_ascii=False)
-    values = (contact[0], status, number, fields["Reference"], fields["Title"], fields["Summary"],
-              fields["Terms"], date_ms, expiry_ms, cur, lat, sub, tax, total,
-              stamp(old[16] if old else None), lines_json)
+    values = (
+        contact[0],
+        status,
+        number,
+        fields["Reference"],
+        fields["Title"],
+        fields["Summary"],
+        fields["Terms"],
+        date_ms,
+        expiry_ms,
+        cur,
+        lat,
+        sub,
+        tax,
+        total,
+        stamp(old[16] if old else None),
+        lines_json,
+    )
     if old is None:
         pk = conn.execute(
             "INSERT INTO quotes (contact_pk, status, number, reference, title, summary, terms, "
@@ -193,13 +245,15 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
         conn.execute(
             "UPDATE quotes SET contact_pk=?, status=?, number=?, reference=?, title=?, summary=?, "
             "terms=?, date_ms=?, expiry_ms=?, currency=?, lat=?, sub=?, tax=?, total=?, "
-            "updated_ms=?, lines=? WHERE pk=?", (*values, pk),
+            "updated_ms=?, lines=? WHERE pk=?",
+            (*values, pk),
         )
     return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE q.pk = ?", (pk,)).fetchone(), []
 
 
-def write_quotes(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool,
-                 path_id: str | None = None) -> dict:
+def write_quotes(
+    ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool, path_id: str | None = None
+) -> dict:
     store = ctx.store
     results: list[tuple[tuple | None, dict, list[str]]] = []
     with store.lock:
@@ -214,8 +268,9 @@ def write_quotes(ctx: Ctx, items: list[dict], *, create_only: bool, summarize: b
                     if existing is None:
                         if path_id:
                             raise not_found()
-                        results.append((None, el, [f"Quote with QuoteID {ident} could not be "
-                                                   "found."]))
+                        results.append(
+                            (None, el, [f"Quote with QuoteID {ident} could not be found."])
+                        )
                         continue
                 row, errors = save_quote(ctx, el, existing)
                 results.append((row, el, errors))
