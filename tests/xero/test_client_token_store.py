@@ -8,6 +8,7 @@ token behaviours that matter with the store that production runs use.
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from cryptography.fernet import Fernet
@@ -20,11 +21,14 @@ from tests.xero.connect_helpers import (
     token_calls,
 )
 from xero_pipelines.xero.client import XeroClient
+from xero_pipelines.xero.connection import status
 from xero_pipelines.xero.crypto import TokenCipher
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
     XeroAuthenticationError,
     XeroConnectionLostError,
+    XeroNotFoundError,
+    XeroRateLimitError,
     XeroTokenExpiredError,
 )
 from xero_pipelines.xero.pacing import Pacer
@@ -150,3 +154,27 @@ def test_the_token_is_taken_after_the_pacer_wait(sandbox, db_engine, app, cipher
     assert store.refreshes == 1  # refreshed after the wait, before sending
     assert client.token_refreshes == 0  # ... and not because Xero refused a token
     assert stored_tokens(db_engine, cipher).seconds_left() > 61
+
+
+def test_status_keeps_the_last_successful_call_not_the_last_error(sandbox, db_engine, app, cipher):
+    connect_flow(db_engine, app, cipher)
+    store = TokenStore(db_engine, app, cipher, observe_interval=0)
+    client = make_client(sandbox, store)
+    client.get("Contacts")
+    ok = connection_row(db_engine)
+    assert ok.last_call_at is not None and ok.day_limit_remaining is not None
+    time.sleep(0.05)
+    with pytest.raises(XeroNotFoundError):  # a 404 that carries Xero's limit headers
+        client.get(f"Contacts/{uuid.uuid4()}")
+    sandbox.faults(rate_limit="day", count=1, retry_after=3600)
+    with pytest.raises(XeroRateLimitError):
+        client.get("Contacts")
+    store.flush()
+    row = connection_row(db_engine)
+    assert row.last_call_at == ok.last_call_at
+    assert row.day_limit_remaining < ok.day_limit_remaining  # the limits still count
+    assert status(db_engine, app, cipher, check=False).last_call_at == ok.last_call_at
+    time.sleep(0.05)
+    client.get("Contacts")
+    store.flush()
+    assert connection_row(db_engine).last_call_at > ok.last_call_at

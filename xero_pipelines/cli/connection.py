@@ -139,7 +139,7 @@ def status(offline: bool) -> None:
         ("Connected since", _when(st.connected_at)),
         ("Access token expires", _when(st.access_token_expires_at)),
         ("Scopes granted", " ".join(st.scopes) or "-"),
-        ("Last call to Xero", _when(st.last_call_at)),
+        ("Last successful call", _when(st.last_call_at)),
         ("Day limit remaining", _number(st.day_limit_remaining)),
         ("Minute limit remaining", _number(st.min_limit_remaining)),
     ]

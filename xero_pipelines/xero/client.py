@@ -364,18 +364,22 @@ class XeroClient:
         return resp
 
     def _observe(self, resp: requests.Response) -> None:
+        """Limit headers from any answer; the call time only from a successful one."""
         h = resp.headers
         snapshot = LimitSnapshot(
             min_remaining=_int(h.get("X-MinLimit-Remaining")),
             day_remaining=_int(h.get("X-DayLimit-Remaining")),
             app_min_remaining=_int(h.get("X-AppMinLimit-Remaining")),
             seen_at=datetime.now(UTC),
+            succeeded=resp.status_code < 400,
         )
-        if snapshot.min_remaining is None and snapshot.day_remaining is None:
+        has_limits = snapshot.min_remaining is not None or snapshot.day_remaining is not None
+        if not has_limits and not snapshot.succeeded:
             return
-        with self._lock:
-            self.last_limits = snapshot
-        self.pacer.observe(snapshot.min_remaining, snapshot.day_remaining)
+        if has_limits:
+            with self._lock:
+                self.last_limits = snapshot
+            self.pacer.observe(snapshot.min_remaining, snapshot.day_remaining)
         self.tokens.observe(snapshot)
 
     def _wait_for_rate_limit(

@@ -14,12 +14,17 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class LimitSnapshot:
-    """Xero's rate-limit headers from one response (None where the header was absent)."""
+    """Xero's rate-limit headers from one response (None where the header was absent).
+
+    `succeeded` is false for an error answer (4xx, 5xx, 429): its headers still count,
+    but it is not a "last successful call" for `status`.
+    """
 
     min_remaining: int | None
     day_remaining: int | None
     app_min_remaining: int | None
     seen_at: datetime
+    succeeded: bool = True
 
 
 class TokenProvider(Protocol):
@@ -49,5 +54,6 @@ class TokenProvider(Protocol):
         ...
 
     def observe(self, limits: LimitSnapshot) -> None:
-        """Remember the last limit headers and call time (for `status` and metadata)."""
+        """Remember the last limit headers, and the time of the last successful call
+        (`limits.succeeded`), for `status` and metadata."""
         ...

@@ -66,6 +66,7 @@ class TokenStore:
         self._tokens: TokenSet | None = None
         self._last_write = float("-inf")
         self._pending: LimitSnapshot | None = None
+        self._pending_success_at: datetime | None = None
         self.last_limits: LimitSnapshot | None = None
         self.refreshes = 0
 
@@ -112,10 +113,17 @@ class TokenStore:
         log.warning("Xero connection lost (%s): run `xero-pipelines reconnect`", reason)
 
     def observe(self, limits: LimitSnapshot) -> None:
-        """Keep the limits; write them at most once per `observe_interval` seconds."""
+        """Keep the limits; write them at most once per `observe_interval` seconds.
+
+        Only a successful call moves `last_call_at`: `status` shows the last call that
+        worked, not the last error. Limit headers count from any answer.
+        """
         with self._lock:
-            self.last_limits = limits
-            self._pending = limits
+            if limits.succeeded:
+                self._pending_success_at = limits.seen_at
+            if limits.min_remaining is not None or limits.day_remaining is not None:
+                self.last_limits = limits
+                self._pending = limits
             if time.monotonic() - self._last_write >= self._observe_interval:
                 self.flush()
 
@@ -131,12 +139,15 @@ class TokenStore:
         """Write the last observed limits and call time now (also at the end of a run)."""
         with self._lock:
             limits, self._pending = self._pending, None
-            if limits is None or self._row_id is None:
+            success_at, self._pending_success_at = self._pending_success_at, None
+            if (limits is None and success_at is None) or self._row_id is None:
                 return
-            values: dict = {"last_call_at": limits.seen_at}
-            if limits.min_remaining is not None:
+            values: dict = {}
+            if success_at is not None:
+                values["last_call_at"] = success_at
+            if limits is not None and limits.min_remaining is not None:
                 values["min_limit_remaining"] = limits.min_remaining
-            if limits.day_remaining is not None:
+            if limits is not None and limits.day_remaining is not None:
                 values["day_limit_remaining"] = limits.day_remaining
             try:
                 with self._engine.begin() as conn:
