@@ -167,6 +167,26 @@ def test_a_day_429_fails_fast_with_the_reset_time(sandbox, client):
     expected = datetime.now(UTC) + timedelta(seconds=3600)
     assert abs((err.resets_at - expected).total_seconds()) < 5
     assert calls(sandbox) == 1
+    with pytest.raises(XeroRateLimitError) as again:  # later calls are not even sent
+        client.get("Contacts")
+    assert again.value.problem == "day"
+    assert abs((again.value.resets_at - expected).total_seconds()) < 5
+    assert calls(sandbox) == 1
+
+
+def test_a_spent_day_budget_fails_fast_before_calling(sandbox, client):
+    sandbox.limits(day=2)
+    client.get("Contacts")
+    client.get("Contacts")  # answered with X-DayLimit-Remaining: 0
+    assert client.last_limits.day_remaining == 0
+    started = time.monotonic()
+    with pytest.raises(XeroRateLimitError) as caught:
+        client.get("Contacts")
+    assert time.monotonic() - started < 1.0
+    assert caught.value.problem == "day"
+    assert "X-DayLimit-Remaining: 0" in str(caught.value)
+    assert caught.value.resets_at > datetime.now(UTC) + timedelta(hours=23)
+    assert calls(sandbox) == 2  # the third call never reached Xero
 
 
 def test_a_concurrent_429_backs_off_briefly(sandbox, client):

@@ -131,6 +131,27 @@ def test_day_budget_is_tracked_between_headers():
     assert pacer.day_remaining == 6
 
 
+def test_a_spent_day_blocks_until_the_reset():
+    clock = FakeClock()
+    pacer = make(clock, day_window=1000)
+    assert pacer.day_blocked() is None
+    pacer.observe(59, 1)
+    assert pacer.day_blocked() is None
+    pacer.observe(58, 0)  # Xero: nothing left today
+    assert pacer.day_blocked() == 1000
+    clock.now += 400
+    assert pacer.day_blocked() == 600
+    clock.now += 600
+    assert pacer.day_blocked() is None  # the rolling day has passed
+    pacer.observe(59, 0)
+    pacer.block_day_for(30)  # a day 429's Retry-After is the reset Xero announced
+    assert pacer.day_blocked() == 30
+    pacer.observe(59, 0)  # ... and a later "0" header does not push it out to a day
+    assert pacer.day_blocked() == 30
+    pacer.observe(59, 4000)  # a later answer with budget lifts the block
+    assert pacer.day_blocked() is None
+
+
 def test_at_most_five_in_flight_across_threads():
     pacer = Pacer(minute_limit=10_000)
     lock = threading.Lock()

@@ -334,6 +334,7 @@ class XeroClient:
         data: bytes | None,
         state: dict[str, Any],
     ) -> requests.Response:
+        self._check_day_budget(method, endpoint)
         with self.pacer.slot():
             # After the wait for the slot, so the token is good for the store's leeway now.
             state["token"] = token = self._access_token()
@@ -382,6 +383,25 @@ class XeroClient:
             self.pacer.observe(snapshot.min_remaining, snapshot.day_remaining)
         self.tokens.observe(snapshot)
 
+    def _check_day_budget(self, method: str, endpoint: str) -> None:
+        """Fail fast, without calling, while Xero's daily limit for the tenant is spent."""
+        left = self.pacer.day_blocked()
+        if left is None:
+            return
+        resets_at = datetime.now(UTC) + timedelta(seconds=left)
+        message = (
+            "Xero's daily call limit for this organisation is spent (X-DayLimit-Remaining: 0); "
+            f"calls resume by {resets_at:%Y-%m-%d %H:%M} UTC"
+        )
+        raise XeroRateLimitError(
+            message,
+            problem="day",
+            retry_after=left,
+            resets_at=resets_at,
+            method=method,
+            path=endpoint.split(" ", 1)[1],
+        )
+
     def _wait_for_rate_limit(
         self, resp: requests.Response, error: XeroApiError, state: dict[str, Any]
     ) -> None:
@@ -401,6 +421,8 @@ class XeroClient:
             )
 
         if problem == "day":
+            if retry_after is not None:
+                self.pacer.block_day_for(retry_after)
             raise give_up("Xero's daily call limit for this organisation is spent")
         state["waits"] += 1
         if state["waits"] > self.max_retries:

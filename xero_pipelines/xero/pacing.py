@@ -10,7 +10,10 @@ day. One `Pacer` per tenant (see `pacer_for`) is shared by every thread of the p
   any `window` seconds;
 - once half the minute's budget is gone, the rest is spread over the time left in the
   window instead of being spent at once;
-- a minute 429 blocks every thread until `Retry-After` has passed.
+- a minute 429 blocks every thread until `Retry-After` has passed;
+- once Xero says the day is spent (`X-DayLimit-Remaining: 0`, or a day 429), `day_blocked`
+  reports it until the reset Xero gave, else for a rolling day after the header, so the
+  client fails fast instead of sending calls Xero will refuse.
 
 The clock and sleep are injectable so the maths is unit-testable without waiting.
 """
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 XERO_MINUTE_LIMIT = 60
 XERO_DAY_LIMIT = 5000
 XERO_CONCURRENT_LIMIT = 5
+XERO_DAY_WINDOW = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Pacer:
         day_limit: int = XERO_DAY_LIMIT,
         max_in_flight: int = XERO_CONCURRENT_LIMIT,
         window: float = 60.0,
+        day_window: float = XERO_DAY_WINDOW,
         margin: float = 0.5,
         burst: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -60,6 +65,7 @@ class Pacer:
         self.max_in_flight = max_in_flight
         # Xero counts a call when it arrives; the margin absorbs latency and clock skew.
         self.window = window + margin
+        self.day_window = day_window
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
@@ -73,6 +79,7 @@ class Pacer:
         self._header_at = float("-inf")
         self._since_header = 0
         self._day_since_header = 0
+        self._day_spent_until = float("-inf")
         self._active = 0
         self._calls = 0
         self._waits = 0
@@ -146,6 +153,13 @@ class Pacer:
             if day_remaining is not None:
                 self._header_day = day_remaining
                 self._day_since_header = 0
+                if day_remaining <= 0:
+                    # Xero does not say when its rolling day frees a call: assume a day,
+                    # unless a day 429 already gave the reset time.
+                    if self._day_spent_until <= now:
+                        self._day_spent_until = now + self.day_window
+                else:
+                    self._day_spent_until = float("-inf")
 
     def block_for(self, seconds: float) -> None:
         """Xero answered a minute 429: no thread starts a call for `seconds`.
@@ -156,6 +170,17 @@ class Pacer:
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
             self._header_min = None
+
+    def block_day_for(self, seconds: float) -> None:
+        """Xero answered a day 429 with `Retry-After`: the day is spent until then."""
+        with self._lock:
+            self._day_spent_until = self._clock() + seconds
+
+    def day_blocked(self) -> float | None:
+        """Seconds until Xero's day budget frees up again, or None when calls may go."""
+        with self._lock:
+            left = self._day_spent_until - self._clock()
+        return left if left > 0 else None
 
     @property
     def day_remaining(self) -> int | None:
