@@ -18,17 +18,26 @@ def optional_env(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-defs = dg.Definitions(
-    resources={
-        "crm": CrmDatabase(url=optional_env("CRM_DATABASE_URL")),
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    """The code location's resources, configured from the environment by variable name.
+
+    One `CrmDatabase`, used by the assets as "crm" and by the Xero resource (tokens,
+    settings) as its nested `crm`: one URL, so the two can never point at different
+    databases.
+    """
+    crm = CrmDatabase(url=optional_env("CRM_DATABASE_URL"))
+    return {
+        "crm": crm,
         "xero": XeroResource(
+            crm=crm,
             client_id=dg.EnvVar("XERO_CLIENT_ID"),
             client_secret=dg.EnvVar("XERO_CLIENT_SECRET"),
             api_url=optional_env("XERO_API_URL"),
             identity_url=optional_env("XERO_IDENTITY_URL"),
             login_url=optional_env("XERO_LOGIN_URL"),
             scopes=optional_env("XERO_SCOPES"),
-            database_url=optional_env("CRM_DATABASE_URL"),
         ),
-    },
-)
+    }
+
+
+defs = dg.Definitions(resources=build_resources())

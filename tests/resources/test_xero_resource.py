@@ -1,19 +1,22 @@
 """`XeroResource` in real Dagster runs against the sandbox: the client works, a lost
 connection fails the run fast, and neither tokens nor the client secret reach the event
-log or the run config."""
+log, the run config or the job and plan snapshots."""
 
 import logging
 import secrets
+import threading
 from dataclasses import replace
 
 import pytest
 from cryptography.fernet import Fernet
-from dagster import AssetExecutionContext, EnvVar, asset, materialize
+from dagster import AssetExecutionContext, Definitions, EnvVar, asset, materialize
 from dagster._core.test_utils import instance_for_test
 from dagster_shared.serdes import serialize_value
 
 from tests.fixtures.sandbox import SandboxClient
 from tests.xero.connect_helpers import connect_flow, sandbox_app, stored_tokens
+from xero_pipelines.definitions import build_resources
+from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
 from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.xero.config import XeroAppConfig
@@ -63,12 +66,12 @@ def resource(sandbox, db_url, monkeypatch) -> XeroResource:
     monkeypatch.setenv("XERO_CLIENT_ID", "sandbox")
     monkeypatch.setenv("XERO_CLIENT_SECRET", SECRET)
     return XeroResource(
+        crm=CrmDatabase(url=db_url),
         client_id=EnvVar("XERO_CLIENT_ID"),
         client_secret=EnvVar("XERO_CLIENT_SECRET"),
         api_url=sandbox.url,
         identity_url=sandbox.url,
         login_url=sandbox.url,
-        database_url=db_url,
     )
 
 
@@ -84,7 +87,7 @@ def _event_log_text(instance, run_id: str) -> str:
     )
 
 
-def test_a_run_uses_the_client_and_leaks_no_secret(resource, sandbox, db_engine, key, caplog):
+def test_a_run_uses_the_client_and_leaks_no_token(resource, sandbox, db_engine, key, caplog):
     caplog.set_level(logging.DEBUG)
     cipher = TokenCipher(key)
     connect_flow(db_engine, _app(sandbox.url), cipher)
@@ -97,8 +100,6 @@ def test_a_run_uses_the_client_and_leaks_no_secret(resource, sandbox, db_engine,
         assert result.output_for_node("xero_probe") >= 3
         after = stored_tokens(db_engine, cipher)
         assert after.access_token != before.access_token  # refreshed during the run
-        run = instance.get_run_by_id(result.run_id)
-        assert SECRET not in serialize_value(run.run_config)
         text = _event_log_text(instance, result.run_id)
         mat = result.asset_materializations_for_node("xero_probe")[0]
         assert mat.metadata["xero_calls"].value >= 1
@@ -108,8 +109,98 @@ def test_a_run_uses_the_client_and_leaks_no_secret(resource, sandbox, db_engine,
     for secret in secrets:
         assert secret not in text
         assert secret not in caplog.text
-    assert SECRET not in text
     assert SECRET not in caplog.text
+
+
+@pytest.fixture
+def defs_env(sandbox, db_url, key, monkeypatch) -> None:
+    """The environment a deployment sets; the code location reads it by variable name."""
+    for name, value in {
+        "XERO_CLIENT_ID": "sandbox",
+        "XERO_CLIENT_SECRET": SECRET,
+        "CRM_DATABASE_URL": db_url,
+        "XERO_API_URL": sandbox.url,
+        "XERO_IDENTITY_URL": sandbox.url,
+        "XERO_LOGIN_URL": sandbox.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def _run_and_collect(resources: dict) -> str:
+    """Run `xero_probe` as the code location would (its implicit asset job, in process)
+    and return everything Dagster stored about the run, as text."""
+    with instance_for_test() as instance:
+        job = Definitions(
+            assets=[xero_probe], resources=resources
+        ).get_implicit_global_asset_job_def()
+        result = job.execute_in_process(instance=instance)
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        records = instance.all_logs(result.run_id)
+        assert any(r.dagster_event and r.dagster_event.is_step_success for r in records)
+        parts = [serialize_value(run.run_config), str(run.run_config)]
+        parts += [str(record) for record in records]
+        parts += [serialize_value(record) for record in records]
+        parts.append(serialize_value(instance.get_job_snapshot(run.job_snapshot_id)))
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        parts.append(serialize_value(plan))
+        parts.append(serialize_value(run))
+        return "\n".join(parts)
+
+
+def test_the_code_locations_resources_keep_the_secret_out_of_everything(
+    defs_env, sandbox, db_engine, key
+):
+    connect_flow(db_engine, _app(sandbox.url), TokenCipher(key))
+    sandbox.seed(contacts=2, invoices=0)
+    resources = build_resources()  # exactly what `defs` is built from
+    assert resources["xero"].client_secret == EnvVar("XERO_CLIENT_SECRET")
+    text = _run_and_collect(resources)
+    assert "XERO_CLIENT_SECRET" in text  # the scan sees the resource's config ...
+    assert SECRET not in text  # ... by the variable's name only
+
+
+def test_the_scan_finds_a_secret_configured_as_a_literal(defs_env, sandbox, db_engine, key):
+    """The control for the test above: had the secret been configured as a value instead
+    of an `EnvVar`, the same scan catches it (so that test can fail)."""
+    connect_flow(db_engine, _app(sandbox.url), TokenCipher(key))
+    resources = build_resources()
+    resources["xero"] = XeroResource(
+        crm=resources["crm"],
+        client_id=EnvVar("XERO_CLIENT_ID"),
+        client_secret=SECRET,  # the mistake: a value where an EnvVar belongs
+        api_url=sandbox.url,
+        identity_url=sandbox.url,
+        login_url=sandbox.url,
+    )
+    assert SECRET in _run_and_collect(resources)
+
+
+def test_the_xero_resource_uses_the_crm_database_resource(defs_env, db_engine, sandbox, key):
+    """One database setting for both resources: the Xero resource nests the CRM's."""
+    resources = build_resources()
+    assert resources["xero"].crm is resources["crm"]
+    assert resources["crm"].url == EnvVar("CRM_DATABASE_URL")
+    assert "database_url" not in XeroResource.model_fields
+
+
+def test_threads_asking_at_once_share_one_client(resource, sandbox, db_engine, key):
+    connect_flow(db_engine, _app(sandbox.url), TokenCipher(key))
+    barrier = threading.Barrier(8)
+    clients: list = []
+
+    def ask() -> None:
+        barrier.wait(10)
+        clients.append(resource.get_client())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(clients) == 8
+    assert len({id(c) for c in clients}) == 1
+    assert len({id(c.tokens) for c in clients}) == 1
 
 
 def test_a_lost_connection_fails_the_run_fast(resource, sandbox, db_engine, key):
@@ -143,7 +234,7 @@ def test_settings_and_tenant_are_read_from_the_database(resource, sandbox, db_en
 
 
 def test_unset_urls_mean_the_contract_defaults():
-    app = XeroResource(client_id="id", client_secret=SECRET).app_config()
+    app = XeroResource(crm=CrmDatabase(), client_id="id", client_secret=SECRET).app_config()
     assert app.api_url == "https://api.xero.com"
     assert app.token_url == "https://identity.xero.com/connect/token"
     assert app.authorize_url == "https://login.xero.com/identity/connect/authorize"

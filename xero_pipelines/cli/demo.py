@@ -20,7 +20,7 @@ import requests
 
 from xero_pipelines.db import create_db_engine, pipelines_home, upgrade
 from xero_pipelines.db.sample import load_sample_crm
-from xero_pipelines.resources.xero import XeroResource
+from xero_pipelines.resources.xero import CrmDatabase, XeroResource
 from xero_pipelines.sandbox.server import SandboxServer
 from xero_pipelines.xero import connection
 from xero_pipelines.xero.client import XeroClient
@@ -111,6 +111,7 @@ def _run(sandbox_url: str, folder: Path, accounts: int, seed: int) -> None:
         click.echo(f"   Connected to {result.tenant_name} (tenant {result.tenant_id}).")
 
         xero = XeroResource(
+            crm=CrmDatabase(),
             client_id=os.environ["XERO_CLIENT_ID"],
             client_secret=os.environ["XERO_CLIENT_SECRET"],
             api_url=sandbox_url,

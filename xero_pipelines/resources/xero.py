@@ -2,18 +2,20 @@
 
 The client id and secret are configured with `EnvVar("XERO_CLIENT_ID")` and
 `EnvVar("XERO_CLIENT_SECRET")` so run config and the UI show the variable's name, never
-its value; tokens come from the encrypted store, never from config.
+its value; tokens come from the encrypted store, never from config. The database is the
+CRM's, taken as the nested `crm: CrmDatabase` resource, so there is one place to set it.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine
 
-from xero_pipelines.db.engine import cached_engine, database_url
+from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.xero.config import (
     DEFAULT_API_URL,
     DEFAULT_IDENTITY_URL,
@@ -28,6 +30,11 @@ from xero_pipelines.xero.tokens import TokenStore
 
 if TYPE_CHECKING:
     from xero_pipelines.xero.client import XeroClient
+
+# Guards the lazy creation of a resource's token store and client when several threads
+# of one step ask at once (one store and one client per resource, whatever the race).
+# Module-level: a lock in a private attribute would break Dagster's copies of the resource.
+_LAZY_LOCK = threading.RLock()
 
 
 class XeroResource(ConfigurableResource):
@@ -46,8 +53,8 @@ class XeroResource(ConfigurableResource):
         default=None, description=f"Base of the authorize page ({DEFAULT_LOGIN_URL})"
     )
     scopes: str | None = Field(default=None, description="OAuth2 scopes, space separated")
-    database_url: str | None = Field(
-        default=None, description="Integration database; unset means the contract's default"
+    crm: CrmDatabase = Field(
+        description="The CRM database, which also holds the connection and the settings"
     )
     timeout: float = Field(default=60.0, description="Seconds to wait for one Xero response")
 
@@ -65,23 +72,26 @@ class XeroResource(ConfigurableResource):
         )
 
     def engine(self) -> Engine:
-        return cached_engine(database_url(self.database_url))
+        return self.crm.engine()
 
     def token_store(self) -> TokenStore:
         """The run's token store (created once; the key comes from the environment)."""
-        if self._store is None:
-            self._store = TokenStore(self.engine(), self.app_config(), TokenCipher.from_env())
-        return self._store
+        with _LAZY_LOCK:
+            if self._store is None:
+                self._store = TokenStore(self.engine(), self.app_config(), TokenCipher.from_env())
+            return self._store
 
     def get_client(self) -> XeroClient:
-        """The run's client. Fails fast with the reconnect message when the grant is lost."""
+        """The run's client (one, even when threads ask at once). Fails fast with the
+        reconnect message when the grant is lost."""
         from xero_pipelines.xero.client import XeroClient
 
-        if self._client is None:
-            store = self.token_store()
-            store.check()
-            self._client = XeroClient(self.app_config().api_url, store, timeout=self.timeout)
-        return self._client
+        with _LAZY_LOCK:
+            if self._client is None:
+                store = self.token_store()
+                store.check()
+                self._client = XeroClient(self.app_config().api_url, store, timeout=self.timeout)
+            return self._client
 
     @property
     def tenant_id(self) -> str:
