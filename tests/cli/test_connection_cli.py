@@ -181,6 +181,25 @@ def test_commands_without_a_connection(env):
     assert result.stderr.strip() == "Error: nothing to disconnect: Xero is not connected"
 
 
+@pytest.mark.parametrize("command", [("status",), ("settings", "show")])
+def test_a_database_without_tables_is_reported_and_not_created(tmp_path, command):
+    """`status` and `settings show` only look: no empty crm.sqlite is left behind."""
+    home = tmp_path / "fresh-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XERO_", "CRM_"))}
+    env["XERO_PIPELINES_HOME"] = str(home)
+    result = Transcript().run(env, *command)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: the database has no Xero tables yet: run `xero-pipelines db upgrade`"
+    )
+    assert not (home / "crm.sqlite").exists()
+    elsewhere = tmp_path / "other" / "crm.sqlite"
+    env["CRM_DATABASE_URL"] = f"sqlite:///{elsewhere}"
+    result = Transcript().run(env, *command)
+    assert result.returncode == 1 and "xero-pipelines db upgrade" in result.stderr
+    assert not elsewhere.exists()
+
+
 def test_settings_show_and_set(env):
     t = Transcript()
     shown = t.run(env, "settings", "show")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
-from sqlalchemy import Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, inspect, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from xero_pipelines.cli.errors import CliError, one_line_errors
 from xero_pipelines.db import create_db_engine
-from xero_pipelines.db.engine import DatabaseUrlError
+from xero_pipelines.db.engine import DatabaseUrlError, database_url
 from xero_pipelines.xero import connection as use_cases
 from xero_pipelines.xero.errors import RECONNECT_HINT, XeroError
 from xero_pipelines.xero.oauth import DEFAULT_PORT, DEFAULT_TIMEOUT
@@ -18,12 +19,35 @@ from xero_pipelines.xero.oauth import DEFAULT_PORT, DEFAULT_TIMEOUT
 ERRORS = (XeroError, DatabaseUrlError, SQLAlchemyError, OSError)
 
 
+NO_TABLES = "the database has no Xero tables yet: run `xero-pipelines db upgrade`"
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    """A SQLite URL whose file does not exist (opening it would create an empty one)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False  # create_db_engine reports the bad URL
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return False
+    return not Path(name).expanduser().exists()
+
+
 def integration_engine() -> Engine:
-    """The integration database, which must already hold the contract's tables."""
-    engine = create_db_engine()
+    """The integration database, which must already hold the contract's tables.
+
+    Checking never creates anything: a missing SQLite file is reported, not made empty.
+    """
+    url = database_url()
+    if _sqlite_file_missing(url):
+        raise CliError(NO_TABLES)
+    engine = create_db_engine(url)
     if not inspect(engine).has_table("xero_connections"):
         engine.dispose()
-        raise CliError("the database has no Xero tables yet: run `xero-pipelines db upgrade`")
+        raise CliError(NO_TABLES)
     return engine
 
 

@@ -88,7 +88,3 @@ class XeroAppConfig:
     @property
     def scope_list(self) -> tuple[str, ...]:
         return tuple(self.scopes.split())
-
-
-# The name the issue uses for the same thing.
-XeroSettingsEnv = XeroAppConfig
