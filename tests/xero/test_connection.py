@@ -208,6 +208,17 @@ def test_app_removed_inside_xero_shows_in_status_and_reconnect_heals(
     assert connection_row(db_engine).reconnect_reason is None
 
 
+def test_a_401_at_connections_is_reported_by_status_but_never_marks_lost(
+    db_engine, app, cipher, sandbox
+):
+    connect_flow(db_engine, app, cipher)
+    sandbox.faults(status=401, count=2, path="/connections")
+    st = status(db_engine, app, cipher)
+    assert st.state == "connected" and not st.needs_reconnect
+    assert "Fault injected by the sandbox" in (st.check_error or "")
+    assert not connection_row(db_engine).needs_reconnect
+
+
 def test_a_changed_token_key_is_reported_and_reconnect_recovers(db_engine, app, cipher):
     connect_flow(db_engine, app, cipher)
     other = TokenCipher(Fernet.generate_key())

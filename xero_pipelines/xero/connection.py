@@ -370,6 +370,9 @@ def _check_live(engine: Engine, app: XeroAppConfig, cipher: TokenCipher, row: Ro
     except XeroConnectionLostError:
         return None  # already recorded by the store
     except XeroAuthenticationError as exc:
+        if exc.status != 403:
+            # A fresh token refused with 401: the refresh worked, so the grant stands.
+            return f"Xero refused the token at /connections: {exc.messages[0]}"
         store.mark_lost(f"Xero answered {exc.status} {exc.messages[0]}")
         return None
     except TokenKeyError as exc:
