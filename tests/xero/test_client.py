@@ -420,11 +420,6 @@ def test_limit_headers_reach_the_token_store_and_metadata(sandbox, client, token
     assert meta["xero_calls_by_endpoint"] == {"GET Contacts": 2}
 
 
-@pytest.mark.xfail(
-    reason="sandbox bug: where.py decodes escaped literals with unicode_escape, which mangles "
-    "non-ASCII text whenever the literal holds a backslash escape",
-    strict=False,
-)
 @pytest.mark.parametrize("name", ['Zoë "Q" Søn', "Ünïcode \\ back"])
 def test_where_with_escapes_and_non_ascii(sandbox, client, name):
     contact_id = create_contact(client, name)["ContactID"]
