@@ -28,8 +28,8 @@ from xero_pipelines.xero.errors import (
     XeroAuthenticationError,
     XeroConnectionLostError,
     XeroNotFoundError,
-    XeroRateLimitError,
     XeroTokenExpiredError,
+    XeroValidationError,
 )
 from xero_pipelines.xero.pacing import Pacer
 from xero_pipelines.xero.tokens import TokenStore
@@ -166,9 +166,9 @@ def test_status_keeps_the_last_successful_call_not_the_last_error(sandbox, db_en
     time.sleep(0.05)
     with pytest.raises(XeroNotFoundError):  # a 404 that carries Xero's limit headers
         client.get(f"Contacts/{uuid.uuid4()}")
-    sandbox.faults(rate_limit="day", count=1, retry_after=3600)
-    with pytest.raises(XeroRateLimitError):
-        client.get("Contacts")
+    sandbox.faults(rate_limit="minute", count=1, retry_after=0)
+    with pytest.raises(XeroValidationError):  # a 429 waited out, then a 400
+        client.get("Contacts", {"where": "Name=="})
     store.flush()
     row = connection_row(db_engine)
     assert row.last_call_at == ok.last_call_at
