@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import socket
 import threading
@@ -11,8 +12,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
-from xero_pipelines.xero.client import XeroClient, idempotency_key
+from xero_pipelines.xero.client import XeroClient, _error_from, _token_rejected, idempotency_key
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
     XeroAuthenticationError,
@@ -542,3 +544,36 @@ def test_no_token_reaches_logs_errors_or_reprs(sandbox, client, tokens, caplog):
     for secret in (first, second, refresh, "sandbox:sandbox"):
         assert all(secret not in text for text in texts)
     assert "GET Contacts -> 200" in caplog.text
+
+
+def _xero_401(detail: str, challenge: str | None) -> requests.Response:
+    """A 401 as Xero sends it (problem details; the sandbox cannot send a scope refusal)."""
+    resp = requests.Response()
+    resp.status_code = 401
+    resp._content = json.dumps(
+        {"Type": None, "Title": "Unauthorized", "Status": 401, "Detail": detail}
+    ).encode()
+    if challenge:
+        resp.headers["WWW-Authenticate"] = challenge
+    return resp
+
+
+@pytest.mark.parametrize(
+    ("detail", "challenge", "refresh"),
+    [
+        (
+            "TokenExpired: token expired at 11/25/2026 10:00:00",
+            'Bearer error="invalid_token"',
+            True,
+        ),
+        ("TokenExpired: token expired at 11/25/2026 10:00:00", None, True),
+        ("AuthenticationUnsuccessful", 'Bearer error="invalid_token"', True),
+        ("AuthorizationUnsuccessful", 'Bearer error="insufficient_scope"', False),
+        ("AuthorizationUnsuccessful", None, False),
+        ("AuthenticationUnsuccessful", None, False),
+    ],
+)
+def test_which_401s_are_worth_a_refresh(detail, challenge, refresh):
+    resp = _xero_401(detail, challenge)
+    error = _error_from(resp, "GET", "GET Contacts")
+    assert _token_rejected(resp, error) is refresh
