@@ -77,6 +77,7 @@ class Pacer:
         self._header_min: int | None = None
         self._header_day: int | None = None
         self._header_at = float("-inf")
+        self._window_opened = float("-inf")
         self._since_header = 0
         self._day_since_header = 0
         self._day_spent_until = float("-inf")
@@ -124,20 +125,26 @@ class Pacer:
         starts = self._starts
         if self._header_min is not None and start - self._header_at < w:
             # Xero's own count is the truth (it sees other processes and knows when its
-            # window turned); take off the calls started since it was sent.
+            # window turned); take off the calls started since it was sent. If we saw the
+            # window open (see `observe`) it ends `w` later; if not (it may have opened
+            # before our first call), it ends within `w` of the header: budget as if the
+            # whole window were still ahead.
             remaining = self._header_min - self._since_header
+            opened = self._window_opened
+            window_ends = (opened if start - opened < w else self._header_at) + w
+            time_left = window_ends - start if start - opened < w else w
         else:
-            # No recent header: never more than `cap` starts in any window.
+            # No recent header: never more than `cap` starts in any window of our own.
             if len(starts) >= cap:
                 start = max(start, starts[-cap] + w)
-            remaining = cap - sum(1 for s in starts if s > start - w)
-        in_window = [s for s in starts if s > start - w]
+            in_window = [s for s in starts if s > start - w]
+            remaining = cap - len(in_window)
+            window_ends = (in_window[0] if in_window else start) + w
+            time_left = window_ends - start
         if remaining <= 0:
-            # Xero says the minute is spent (other processes too): wait for the window to turn.
-            oldest = in_window[0] if in_window else self._header_at
-            return max(start, oldest + w, self._last_start)
+            # The minute is spent (other processes count too): wait for the window to turn.
+            return max(start, window_ends, self._last_start)
         if remaining <= cap * self.burst:
-            time_left = (in_window[0] + w - start) if in_window else w
             start = max(start, self._last_start + max(0.0, time_left) / remaining)
         return start
 
@@ -146,6 +153,13 @@ class Pacer:
         with self._lock:
             now = self._clock()
             if min_remaining is not None:
+                expected = None if self._header_min is None else self._header_min - 1
+                if min_remaining >= self.minute_limit - 1 or (
+                    expected is not None and min_remaining > expected
+                ):
+                    # A fresh window (this call was its first) or Xero's count went back
+                    # up: the window opened at the latest now.
+                    self._window_opened = now
                 self._header_min = min_remaining
                 # Calls still in flight may not be counted in this header yet.
                 self._since_header = max(0, self._active - 1)
