@@ -132,7 +132,7 @@ def _run_and_collect(resources: dict) -> str:
     with instance_for_test() as instance:
         job = Definitions(
             assets=[xero_probe], resources=resources
-        ).get_implicit_global_asset_job_def()
+        ).resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(instance=instance)
         assert result.success
         run = instance.get_run_by_id(result.run_id)
