@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from sandbox_process import sandbox_process
 
 from xero_pipelines.db import create_db_engine, upgrade
 from xero_pipelines.xero.client import XeroClient
@@ -37,32 +34,6 @@ from xero_pipelines.xero.connection import connect
 from xero_pipelines.xero.crypto import TokenCipher
 from xero_pipelines.xero.pacing import Pacer
 from xero_pipelines.xero.tokens import TokenStore
-
-
-@contextmanager
-def sandbox_process(contacts: int, invoices: int):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port),
-               "--no-rate-limits", "--contacts", str(contacts), "--invoices", str(invoices),
-               "--seed", "1"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                requests.get(f"{url}/_sandbox/stats", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _browser(line: str) -> None:
@@ -103,10 +74,8 @@ def main() -> None:
 
     print(f"seeding the sandbox: {args.contacts:,} contacts, {args.invoices:,} invoices ...")
     started = time.perf_counter()
-    with (
-        sandbox_process(args.contacts, args.invoices) as url,
-        tempfile.TemporaryDirectory() as home,
-    ):
+    seed = ("--contacts", str(args.contacts), "--invoices", str(args.invoices), "--seed", "1")
+    with sandbox_process(*seed) as (url, _pid), tempfile.TemporaryDirectory() as home:
         print(f"sandbox ready in {time.perf_counter() - started:.1f} s at {url}")
         os.environ["XERO_PIPELINES_HOME"] = home
         engine = create_db_engine(f"sqlite:///{Path(home) / 'crm.sqlite'}")

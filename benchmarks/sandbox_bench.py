@@ -17,44 +17,15 @@ import json
 import random
 import resource
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from sandbox_process import sandbox_process
 
 REDIRECT = "http://localhost:8765/callback"
-
-
-@contextmanager
-def server_process():
-    """Start the sandbox (rate limits off) as a child process; yield (url, pid)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port), "--no-rate-limits"]
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/_sandbox/stats", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("sandbox did not start") from None
-                time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def rss_mib(pid: int, field: str) -> float:
@@ -145,7 +116,7 @@ def main() -> None:
     args = ap.parse_args()
     samples = 10 if args.quick else args.samples
 
-    with server_process() as (url, pid):
+    with sandbox_process() as (url, pid):
         rss0 = rss_mib(pid, "VmRSS")
         t = time.perf_counter()
         seeded = requests.post(
