@@ -37,7 +37,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "Connected to Demo Company (Sandbox)" in out
     assert "revenue accounts: 200 Sales, 260 Other Revenue, 270 Interest Income" in out
     assert "with 1 token refresh(es) and 3 retries" in out
-    assert "8. Disconnected" in out
+    assert (
+        "8. Disconnected from Demo Company (Sandbox): grant revoked and connection removed" in out
+    )
     # the demo keeps to its own folder, and no token ever reaches the terminal
     assert (tmp_path / "home" / "demo" / "crm.sqlite").exists()
     assert "access_token" not in out + result.stderr

@@ -8,6 +8,7 @@ shows the client riding out an expired token and a 503 storm, then disconnects.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -75,6 +76,7 @@ def _count(client: XeroClient, collection: str, params: dict | None = None) -> i
 @click.option("--seed", default=7, show_default=True, help="Same seed, same demo.")
 def demo(contacts: int, invoices: int, accounts: int, seed: int) -> None:
     """Run the integration end to end against the offline Xero sandbox."""
+    logging.basicConfig(format="   [xero client] %(message)s", level=logging.WARNING)
     folder = pipelines_home() / "demo"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -150,12 +152,11 @@ def _run(sandbox_url: str, folder: Path, accounts: int, seed: int) -> None:
             f"UTC; scopes: {' '.join(state.scopes)}."
         )
         gone = connection.disconnect(engine)
-        click.echo(f"8. Disconnected ({_describe(gone)}); the tokens are wiped.")
+        remote = (
+            "grant revoked and connection removed in Xero"
+            if gone.remote_removed
+            else ("Xero could not confirm the removal")
+        )
+        click.echo(f"8. Disconnected from {gone.tenant_name}: {remote}; local tokens wiped.")
     finally:
         engine.dispose()
-
-
-def _describe(result: object) -> str:
-    fields = getattr(result, "__dataclass_fields__", {})
-    shown = [f"{name}={getattr(result, name)}" for name in fields if name != "tenant_id"]
-    return ", ".join(shown) or "ok"
