@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from json.encoder import encode_basestring as js  # C-accelerated JSON string quoting
@@ -83,6 +84,45 @@ def validation_error(elements: list[dict[str, Any]]) -> XeroError:
             "Elements": elements,
         },
     )
+
+
+Result = tuple[tuple | None, dict, list[str]]
+"""One element of a write: (saved row or None, the element as sent, its validation errors)."""
+
+
+def save_batch(
+    ctx: Ctx,
+    items: list[dict],
+    save: Callable[[dict], tuple[tuple | None, list[str]]],
+    error_element: Callable[[dict, list[str]], dict],
+    *,
+    summarize: bool,
+) -> list[Result]:
+    """Save the elements of one PUT/POST in one transaction; the caller holds `store.lock`.
+
+    With summarizeErrors (the default) one bad element fails the whole call with 400 and
+    nothing is written; with summarizeErrors=false the good ones are saved and the bad ones
+    come back marked `StatusAttributeString: ERROR`. On any failure the tenant's invoice and
+    quote number counters are put back too, so a rolled-back document does not use up a number.
+    """
+    store, tenant = ctx.store, ctx.tenant
+    counters = tenant.invoice_counter, tenant.quote_counter
+    results: list[Result] = []
+    store.conn.execute("BEGIN")
+    try:
+        for el in items:
+            row, errors = save(el)
+            results.append((row, el, errors))
+        if summarize and any(errors for _, _, errors in results):
+            raise validation_error([error_element(el, e) for _, el, e in results if e])
+        store.conn.execute("COMMIT")
+        store.changed()
+    except BaseException:
+        if store.conn.in_transaction:
+            store.conn.execute("ROLLBACK")
+        tenant.invoice_counter, tenant.quote_counter = counters
+        raise
+    return results
 
 
 def query_error(message: str) -> XeroError:

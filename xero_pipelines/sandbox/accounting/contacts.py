@@ -11,7 +11,6 @@ from .. import where as where_lang
 from ..xero_json import CENT, dumps, msdate, now_ms, parse_http_datetime
 from .common import (
     Ctx,
-    XeroError,
     envelope_raw,
     flag,
     is_guid,
@@ -20,7 +19,7 @@ from .common import (
     pagination,
     paging,
     query_error,
-    validation_error,
+    save_batch,
 )
 
 COLUMNS = (
@@ -500,52 +499,26 @@ def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | No
 def write_contacts(
     ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool, path_id: str | None = None
 ) -> bytes:
-    """PUT (create only) / POST (update or create) / POST {id}; one transaction per call.
+    """PUT (create only) / POST (update or create) / POST {id}; see `common.save_batch`."""
 
-    With summarizeErrors (the default) one bad element fails the whole call with 400 and
-    nothing is written; with summarizeErrors=false the good ones are saved and the bad ones
-    come back marked `StatusAttributeString: ERROR`.
-    """
-    store = ctx.store
-    results: list[tuple[tuple | None, dict, list[str]]] = []
-    with store.lock:
-        store.conn.execute("BEGIN")
-        try:
-            for el in items:
-                existing = None
-                if path_id is not None:
-                    existing = find_row(ctx, path_id)
-                    if existing is None:
-                        raise not_found()
-                elif not create_only:
-                    cid = el.get("ContactID")
-                    if cid:
-                        existing = find_row(ctx, str(cid)) if is_guid(str(cid)) else None
-                        if existing is None:
-                            results.append(
-                                (None, el, [f"Contact with ContactID {cid} could not be found."])
-                            )
-                            continue
-                    elif el.get("ContactNumber"):
-                        existing = find_row(ctx, str(el["ContactNumber"]))
-                row, errors = save_contact(ctx, el, existing)
-                results.append((row, el, errors))
-            failed = any(errs for _, _, errs in results)
-            if failed and summarize:
-                store.conn.execute("ROLLBACK")
-                raise validation_error(
-                    [_error_element(el, errs) for _, el, errs in results if errs]
-                )
-            store.conn.execute("COMMIT")
-            store.changed()
-        except XeroError:
-            if store.conn.in_transaction:
-                store.conn.execute("ROLLBACK")
-            raise
-        except BaseException:
-            if store.conn.in_transaction:
-                store.conn.execute("ROLLBACK")
-            raise
+    def save(el: dict) -> tuple[tuple | None, list[str]]:
+        existing = None
+        if path_id is not None:
+            existing = find_row(ctx, path_id)
+            if existing is None:
+                raise not_found()
+        elif not create_only:
+            cid = el.get("ContactID")
+            if cid:
+                existing = find_row(ctx, str(cid)) if is_guid(str(cid)) else None
+                if existing is None:
+                    return None, [f"Contact with ContactID {cid} could not be found."]
+            elif el.get("ContactNumber"):
+                existing = find_row(ctx, str(el["ContactNumber"]))
+        return save_contact(ctx, el, existing)
+
+    with ctx.store.lock:
+        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
         out = []
         rendered = render_rows(
             ctx, [r for r, _, e in results if not e and r is not None], status_attribute="OK"

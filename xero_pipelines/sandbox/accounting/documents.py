@@ -1,12 +1,13 @@
-"""What invoices and quotes share: resolving the contact, currency, dates and totals."""
+"""What invoices and quotes share: finding the stored one, contact, currency, dates, totals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from ..xero_json import now_ms, parse_date
-from .common import Ctx, compute_lines, is_guid, line_amount_type, to_cents
+from .common import Ctx, compute_lines, is_guid, line_amount_type, not_found, to_cents
 from .contacts import CURRENCIES, save_contact
 
 # Units of each currency per 1 NZD, used when a foreign document has no CurrencyRate.
@@ -21,6 +22,31 @@ DEFAULT_RATES = {
     "SGD": "0.80",
     "CHF": "0.53",
 }
+
+
+def existing_row(
+    ctx: Ctx,
+    el: dict,
+    noun: str,
+    find_row: Callable[[Ctx, str], tuple | None],
+    *,
+    create_only: bool,
+    path_id: str | None,
+) -> tuple[tuple | None, list[str]]:
+    """(stored row, errors) for the document an element updates: by path id, else by `{noun}ID`.
+
+    No id (a create) gives (None, []). An id that matches nothing is a 404 when it came in the
+    path, and an error on just that element when it came in the body, as Xero does.
+    """
+    ident = path_id or (None if create_only else el.get(f"{noun}ID"))
+    if not ident:
+        return None, []
+    row = find_row(ctx, str(ident))
+    if row is None:
+        if path_id:
+            raise not_found()
+        return None, [f"{noun} with {noun}ID {ident} could not be found."]
+    return row, []
 
 
 def resolve_contact(ctx: Ctx, raw: Any, errors: list[str]) -> tuple[int, str, str] | None:

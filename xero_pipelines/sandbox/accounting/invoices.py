@@ -22,11 +22,19 @@ from .common import (
     pagination,
     paging,
     query_error,
+    save_batch,
     text,
-    validation_error,
 )
 from .contacts import order_clause
-from .documents import currency, date_field, resolve_contact, stamp, stored_lines_as_input, totals
+from .documents import (
+    currency,
+    date_field,
+    existing_row,
+    resolve_contact,
+    stamp,
+    stored_lines_as_input,
+    totals,
+)
 
 COLUMNS = (
     "i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "
@@ -394,39 +402,21 @@ def write_invoices(
     unitdp: int = 2,
     path_id: str | None = None,
 ) -> bytes:
-    """PUT / POST / POST {InvoiceID}; see `contacts.write_contacts` for summarizeErrors."""
-    store = ctx.store
-    results: list[tuple[tuple | None, dict, list[str]]] = []
-    with store.lock:
-        counter = ctx.tenant.invoice_counter
-        store.conn.execute("BEGIN")
-        try:
-            for el in items:
-                existing = None
-                ident = path_id or (None if create_only else el.get("InvoiceID"))
-                if not ident and not create_only and isinstance(el.get("InvoiceNumber"), str):
-                    # POST also updates by InvoiceNumber, as Xero does
-                    existing = find_row(ctx, el["InvoiceNumber"])
-                if ident:
-                    existing = find_row(ctx, str(ident))
-                    if existing is None:
-                        if path_id:
-                            raise not_found()
-                        results.append(
-                            (None, el, [f"Invoice with InvoiceID {ident} could not be found."])
-                        )
-                        continue
-                row, errors = save_invoice(ctx, el, existing, unitdp)
-                results.append((row, el, errors))
-            if any(e for _, _, e in results) and summarize:
-                raise validation_error([_error_element(el, e) for _, el, e in results if e])
-            store.conn.execute("COMMIT")
-            store.changed()
-        except BaseException:
-            if store.conn.in_transaction:
-                store.conn.execute("ROLLBACK")
-            ctx.tenant.invoice_counter = counter
-            raise
+    """PUT / POST / POST {InvoiceID}; see `common.save_batch` for summarizeErrors."""
+
+    def save(el: dict) -> tuple[tuple | None, list[str]]:
+        existing, missing = existing_row(
+            ctx, el, "Invoice", find_row, create_only=create_only, path_id=path_id
+        )
+        if missing:
+            return None, missing
+        if existing is None and not create_only and isinstance(el.get("InvoiceNumber"), str):
+            # POST without an InvoiceID also updates by InvoiceNumber, as Xero does
+            existing = find_row(ctx, el["InvoiceNumber"])
+        return save_invoice(ctx, el, existing, unitdp)
+
+    with ctx.store.lock:
+        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
     out = []
     for row, el, errs in results:
         if errs:

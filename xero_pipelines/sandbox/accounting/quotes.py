@@ -15,11 +15,19 @@ from .common import (
     pagination,
     paging,
     render_lines,
+    save_batch,
     text,
-    validation_error,
 )
 from .contacts import order_clause
-from .documents import currency, date_field, resolve_contact, stamp, stored_lines_as_input, totals
+from .documents import (
+    currency,
+    date_field,
+    existing_row,
+    resolve_contact,
+    stamp,
+    stored_lines_as_input,
+    totals,
+)
 
 COLUMNS = (
     "q.pk, q.quote_id, q.contact_pk, q.status, q.number, q.reference, q.title, q.summary, "
@@ -254,35 +262,16 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
 def write_quotes(
     ctx: Ctx, items: list[dict], *, create_only: bool, summarize: bool, path_id: str | None = None
 ) -> dict:
-    store = ctx.store
-    results: list[tuple[tuple | None, dict, list[str]]] = []
-    with store.lock:
-        counter = ctx.tenant.quote_counter
-        store.conn.execute("BEGIN")
-        try:
-            for el in items:
-                existing = None
-                ident = path_id or (None if create_only else el.get("QuoteID"))
-                if ident:
-                    existing = find_row(ctx, str(ident))
-                    if existing is None:
-                        if path_id:
-                            raise not_found()
-                        results.append(
-                            (None, el, [f"Quote with QuoteID {ident} could not be found."])
-                        )
-                        continue
-                row, errors = save_quote(ctx, el, existing)
-                results.append((row, el, errors))
-            if any(e for _, _, e in results) and summarize:
-                raise validation_error([_error_element(el, e) for _, el, e in results if e])
-            store.conn.execute("COMMIT")
-            store.changed()
-        except BaseException:
-            if store.conn.in_transaction:
-                store.conn.execute("ROLLBACK")
-            ctx.tenant.quote_counter = counter
-            raise
+    """PUT / POST / POST {QuoteID}; see `common.save_batch` for summarizeErrors."""
+
+    def save(el: dict) -> tuple[tuple | None, list[str]]:
+        existing, missing = existing_row(
+            ctx, el, "Quote", find_row, create_only=create_only, path_id=path_id
+        )
+        return (None, missing) if missing else save_quote(ctx, el, existing)
+
+    with ctx.store.lock:
+        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
     out = []
     for row, el, errs in results:
         if errs:
