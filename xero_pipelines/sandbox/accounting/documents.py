@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -132,31 +133,39 @@ def date_field(el: dict, key: str, old: int | None, errors: list[str]) -> int | 
 def totals(
     ctx: Ctx,
     el: dict,
-    old_lines: list | None,
-    old_lat: str | None,
+    old: tuple[str, str, int, int, int] | None,
     errors: list[str],
     *,
     unitdp: int,
     is_sale: bool,
     default_lat: str = "Exclusive",
-) -> tuple[list | None, str, int, int, int] | None:
-    """Recompute lines and totals when LineItems or LineAmountTypes are sent, else None."""
-    if "LineItems" not in el and "LineAmountTypes" not in el:
-        return None
-    try:
-        lat = line_amount_type(el.get("LineAmountTypes"), old_lat or default_lat)
-    except ValueError as exc:
-        errors.append(str(exc))
-        return None
-    raw_lines = el.get("LineItems", old_lines or [])
-    if not isinstance(raw_lines, list):
-        errors.append("LineItems must be a list.")
-        return None
-    accounts = {a["Code"]: a for a in ctx.tenant.accounts}
-    lines, sub, tax, total = compute_lines(
-        raw_lines, lat, accounts, errors, unitdp, is_sale=is_sale
-    )
-    return lines, lat, to_cents(sub), to_cents(tax), to_cents(total)
+) -> tuple[list, str, int, int, int]:
+    """(lines, LineAmountTypes, sub, tax, total in cents) for a write.
+
+    `old` is what is stored: (lines JSON, LineAmountTypes, sub, tax, total). They are recomputed
+    when LineItems or LineAmountTypes are sent (a LineAmountTypes change alone recomputes the
+    stored lines); otherwise, or when the sent ones are invalid, the stored ones stand.
+    """
+    if "LineItems" in el or "LineAmountTypes" in el:
+        try:
+            lat = line_amount_type(
+                el.get("LineAmountTypes"), (old[1] if old else None) or default_lat
+            )
+        except ValueError as exc:
+            errors.append(str(exc))
+        else:
+            old_lines = stored_lines_as_input(json.loads(old[0])) if old else []
+            raw_lines = el.get("LineItems", old_lines)
+            if isinstance(raw_lines, list):
+                accounts = {a["Code"]: a for a in ctx.tenant.accounts}
+                lines, sub, tax, total = compute_lines(
+                    raw_lines, lat, accounts, errors, unitdp, is_sale=is_sale
+                )
+                return lines, lat, to_cents(sub), to_cents(tax), to_cents(total)
+            errors.append("LineItems must be a list.")
+    if old is None:
+        return [], default_lat, 0, 0, 0
+    return json.loads(old[0]), old[1], old[2], old[3], old[4]
 
 
 def stamp(old_updated: int | None) -> int:

@@ -32,7 +32,6 @@ from .documents import (
     existing_row,
     resolve_contact,
     stamp,
-    stored_lines_as_input,
     totals,
 )
 
@@ -292,18 +291,10 @@ def save_invoice(
         reference = number = None
     if number and len(number) > 255:
         errors.append("The InvoiceNumber field must be a string with a maximum length of 255.")
-    old_lines = stored_lines_as_input(json.loads(old[19])) if old else None
-    calc = totals(
-        ctx, el, old_lines, old[11] if old else None, errors, unitdp=unitdp, is_sale=typ != "ACCPAY"
+    stored = (old[19], *old[11:15]) if old else None
+    lines, lat, sub, tax, total = totals(
+        ctx, el, stored, errors, unitdp=unitdp, is_sale=typ != "ACCPAY"
     )
-    if calc is None:
-        if old:
-            lines_json, lat, sub, tax, total = old[19], old[11], old[12], old[13], old[14]
-            lines = json.loads(lines_json)
-        else:
-            lines, lat, sub, tax, total = [], "Exclusive", 0, 0, 0
-    else:
-        lines, lat, sub, tax, total = calc
     if status in ("SUBMITTED", "AUTHORISED"):
         if not lines:
             errors.append(

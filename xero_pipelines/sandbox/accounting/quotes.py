@@ -25,7 +25,6 @@ from .documents import (
     existing_row,
     resolve_contact,
     stamp,
-    stored_lines_as_input,
     totals,
 )
 
@@ -205,15 +204,8 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
         if value is not None and len(value) > limit:
             errors.append(f"The {key} field must be a string with a maximum length of {limit}.")
         fields[key] = value
-    old_lines = stored_lines_as_input(json.loads(old[17])) if old else None
-    calc = totals(ctx, el, old_lines, old[12] if old else None, errors, unitdp=2, is_sale=True)
-    if calc is None:
-        if old:
-            lines, lat, sub, tax, total = json.loads(old[17]), old[12], old[13], old[14], old[15]
-        else:
-            lines, lat, sub, tax, total = [], "Exclusive", 0, 0, 0
-    else:
-        lines, lat, sub, tax, total = calc
+    stored = (old[17], *old[12:16]) if old else None
+    lines, lat, sub, tax, total = totals(ctx, el, stored, errors, unitdp=2, is_sale=True)
     if total < 0:
         errors.append("The total of the quote must be zero or positive.")
     if errors or contact is None:
