@@ -71,3 +71,19 @@ def test_sandbox_modules_use_relative_or_own_imports_only():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level:
                 assert node.level <= depth, f"{path} imports from outside the sandbox"
+
+
+def test_running_the_sandbox_loads_none_of_the_client():
+    """Importing the sandbox must not run the client's code either (nor build `defs`)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, xero_pipelines.sandbox.server; "
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('xero_pipelines.'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(result.stdout.strip().split(","))
+    assert loaded and all(m.startswith("xero_pipelines.sandbox") for m in loaded), loaded
