@@ -324,57 +324,37 @@ def save_invoice(
     lines_json = json.dumps(lines, separators=(",", ":"), ensure_ascii=False)
     sent = {"SentToContact": bool(el["SentToContact"])} if "SentToContact" in el else None
     extra = json.dumps(sent) if sent else (old[20] if old else None)
+    values = (
+        contact[0],
+        status,
+        number,
+        reference,
+        date_ms,
+        due_ms,
+        cur,
+        rate,
+        lat,
+        sub,
+        tax,
+        total,
+        stamp(old[17] if old else None),
+        lines_json,
+        extra,
+    )
     if old is None:
-        cur_ = conn.execute(
-            "INSERT INTO invoices (tenant, invoice_id, type, contact_pk, status, number, "
-            "reference, date_ms, due_ms, currency, rate, lat, sub, tax, total, paid, updated_ms, "
-            "by_app, lines, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,1,?,?)",
-            (
-                ctx.tenant.pk,
-                str(uuid.uuid4()),
-                typ,
-                contact[0],
-                status,
-                number,
-                reference,
-                date_ms,
-                due_ms,
-                cur,
-                rate,
-                lat,
-                sub,
-                tax,
-                total,
-                stamp(None),
-                lines_json,
-                extra,
-            ),
-        )
-        pk = cur_.lastrowid
+        pk = conn.execute(
+            "INSERT INTO invoices (contact_pk, status, number, reference, date_ms, due_ms, "
+            "currency, rate, lat, sub, tax, total, updated_ms, lines, extra, tenant, invoice_id, "
+            "type, paid, by_app) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,1)",
+            (*values, ctx.tenant.pk, str(uuid.uuid4()), typ),
+        ).lastrowid
     else:
         pk = old[0]
         conn.execute(
             "UPDATE invoices SET contact_pk=?, status=?, number=?, reference=?, date_ms=?, "
             "due_ms=?, currency=?, rate=?, lat=?, sub=?, tax=?, total=?, updated_ms=?, lines=?, "
             "extra=? WHERE pk=?",
-            (
-                contact[0],
-                status,
-                number,
-                reference,
-                date_ms,
-                due_ms,
-                cur,
-                rate,
-                lat,
-                sub,
-                tax,
-                total,
-                stamp(old[17]),
-                lines_json,
-                extra,
-                pk,
-            ),
+            (*values, pk),
         )
     if status != "DELETED":
         column = "is_customer" if typ == "ACCREC" else "is_supplier"
