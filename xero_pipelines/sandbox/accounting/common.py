@@ -192,6 +192,34 @@ def pagination(page: int, size: int, total: int) -> dict[str, int]:
     return {"page": page, "pageSize": size, "pageCount": -(-total // size), "itemCount": total}
 
 
+def select_rows(
+    ctx: Ctx,
+    params: dict[str, str],
+    columns: str,
+    tables: str,
+    where: tuple[str, list],
+    order: str,
+    pk: str,
+    count_tables: str | None = None,
+) -> tuple[list[tuple], dict[str, int] | None]:
+    """A list call's rows and its `pagination`: without `page`, every match (as Xero does).
+
+    A page is found by primary key first, over `count_tables` when the filter needs fewer
+    tables than the rows do, and then only its rows are read.
+    """
+    where_sql, args = where
+    pg = paging(params)
+    with ctx.store.lock:
+        if pg is None:
+            sql = f"SELECT {columns} FROM {tables} WHERE {where_sql} ORDER BY {order}"
+            return ctx.store.conn.execute(sql, args).fetchall(), None
+        page, size = pg
+        count_from = count_tables or tables
+        pks, total = ctx.store.page_pks(count_from, where_sql, args, order, pk, page, size)
+        rows = ctx.store.rows_by_pk(f"SELECT {columns} FROM {tables}", pk, pks)
+    return rows, pagination(page, size, total)
+
+
 def is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)

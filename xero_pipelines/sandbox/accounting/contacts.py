@@ -16,10 +16,9 @@ from .common import (
     is_guid,
     js,
     not_found,
-    pagination,
-    paging,
     query_error,
     save_batch,
+    select_rows,
 )
 
 COLUMNS = (
@@ -265,20 +264,11 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
             conds.append("updated_ms >= ?")
             args.append(since)
     order = order_clause(params.get("order"), ORDER_FIELDS, "name COLLATE NOCASE, pk")
-    where_sql = " AND ".join(conds)
-    pg = paging(params)
-    with ctx.store.lock:
-        conn = ctx.store.conn
-        if pg is None:
-            rows = conn.execute(
-                f"SELECT {COLUMNS} FROM contacts WHERE {where_sql} ORDER BY {order}", args
-            ).fetchall()
-            return envelope_raw("Contacts", render_rows(ctx, rows, flag(params, "summaryOnly")))
-        page, size = pg
-        pks, total = ctx.store.page_pks("contacts", where_sql, args, order, "pk", page, size)
-        rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM contacts", "pk", pks)
+    where = (" AND ".join(conds), args)
+    with ctx.store.lock:  # balances are read with the rows
+        rows, page = select_rows(ctx, params, COLUMNS, "contacts", where, order, "pk")
         items = render_rows(ctx, rows, flag(params, "summaryOnly"))
-    return envelope_raw("Contacts", items, pagination(page, size, total))
+    return envelope_raw("Contacts", items, page)
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:

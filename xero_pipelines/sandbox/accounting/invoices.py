@@ -19,10 +19,9 @@ from .common import (
     js,
     lines_json,
     not_found,
-    pagination,
-    paging,
     query_error,
     save_batch,
+    select_rows,
     text,
 )
 from .contacts import order_clause
@@ -207,19 +206,13 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     unitdp = 4 if params.get("unitdp") == "4" else 2
     summary = flag(params, "summaryOnly")
     where_sql = " AND ".join(conds)
-    pg = paging(params)
-    if pg is None:
-        with ctx.store.lock:
-            rows = ctx.store.conn.execute(
-                f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}", args
-            ).fetchall()
-        return envelope_raw("Invoices", [fragment(r, lines=False, summary=summary) for r in rows])
-    page, size = pg
-    from_sql = FROM if "c." in where_sql or "c." in order else "invoices i"
-    pks, total = ctx.store.page_pks(from_sql, where_sql, args, order, "i.pk", page, size)
-    rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM {FROM}", "i.pk", pks)
-    items = [fragment(r, summary=summary, unitdp=unitdp) for r in rows]
-    return envelope_raw("Invoices", items, pagination(page, size, total))
+    # a page is counted over invoices alone unless the filter or order needs the contact
+    count_tables = FROM if "c." in where_sql or "c." in order else "invoices i"
+    where = (where_sql, args)
+    rows, page = select_rows(ctx, params, COLUMNS, FROM, where, order, "i.pk", count_tables)
+    # every invoice at once comes without its lines, as Xero sends it
+    items = [fragment(r, lines=page is not None, summary=summary, unitdp=unitdp) for r in rows]
+    return envelope_raw("Invoices", items, page)
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:

@@ -12,10 +12,9 @@ from .common import (
     envelope,
     is_guid,
     not_found,
-    pagination,
-    paging,
     render_lines,
     save_batch,
+    select_rows,
     text,
 )
 from .contacts import order_clause
@@ -137,19 +136,9 @@ def list_quotes(ctx: Ctx, params: dict[str, str], if_modified_since: str | None)
             args.append(since)
     order = order_clause(params.get("order"), ORDER_FIELDS, "q.pk")
     order = order if order == "q.pk" else order.replace(", pk", ", q.pk")
-    where_sql = " AND ".join(conds)
-    pg = paging(params)
-    with ctx.store.lock:
-        conn = ctx.store.conn
-        if pg is None:
-            rows = conn.execute(
-                f"SELECT {COLUMNS} FROM {FROM} WHERE {where_sql} ORDER BY {order}", args
-            ).fetchall()
-            return envelope("Quotes", [render(r) for r in rows])
-        page, size = pg
-        pks, total = ctx.store.page_pks(FROM, where_sql, args, order, "q.pk", page, size)
-        rows = ctx.store.rows_by_pk(f"SELECT {COLUMNS} FROM {FROM}", "q.pk", pks)
-    return envelope("Quotes", [render(r) for r in rows], pagination(page, size, total))
+    where = (" AND ".join(conds), args)
+    rows, page = select_rows(ctx, params, COLUMNS, FROM, where, order, "q.pk")
+    return envelope("Quotes", [render(r) for r in rows], page)
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:
