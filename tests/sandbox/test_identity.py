@@ -49,6 +49,24 @@ def _token(
     return requests.post(f"{sb.url}/connect/token", data=form, auth=auth, timeout=10)
 
 
+def _exchange(
+    sb: SandboxClient,
+    code: str,
+    verifier: str = "v" * 50,
+    auth: tuple[str, str] | None = ("sandbox", "sandbox"),
+    **form: str,
+) -> requests.Response:
+    """The authorization-code grant as a client sends it; `form` adds or replaces fields."""
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+        **form,
+    }
+    return _token(sb, auth, **fields)
+
+
 def test_authorize_redirects_with_code_and_state(sandbox: SandboxClient) -> None:
     r = _authorize(sandbox)
     assert r.status_code == 302
@@ -77,31 +95,13 @@ def test_authorize_refuses_wrong_client_and_foreign_redirect(sandbox: SandboxCli
 
 def test_code_exchange_checks_pkce_and_is_single_use(sandbox: SandboxClient) -> None:
     code = _code(sandbox)
-    bad = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="w" * 50,
-    )
+    bad = _exchange(sandbox, code, "w" * 50)
     assert bad.status_code == 400 and bad.json() == {"error": "invalid_grant"}
     # a failed attempt burns the code too
-    again = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="v" * 50,
-    )
+    again = _exchange(sandbox, code)
     assert again.json()["error"] == "invalid_grant"
     code = _code(sandbox)
-    ok = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="v" * 50,
-    )
+    ok = _exchange(sandbox, code)
     assert ok.status_code == 200
     body = ok.json()
     assert set(body) == {
@@ -113,13 +113,7 @@ def test_code_exchange_checks_pkce_and_is_single_use(sandbox: SandboxClient) -> 
         "id_token",
     }
     assert body["expires_in"] == 1800 and body["token_type"] == "Bearer"
-    replay = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="v" * 50,
-    )
+    replay = _exchange(sandbox, code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
 
 
@@ -127,28 +121,13 @@ def test_code_expires(sandbox: SandboxClient) -> None:
     sandbox.limits(code_ttl=0)
     code = _code(sandbox)
     time.sleep(0.01)
-    r = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="v" * 50,
-    )
+    r = _exchange(sandbox, code)
     assert r.json()["error"] == "invalid_grant"
 
 
 def test_client_auth_basic_or_form_and_wrong_secret(sandbox: SandboxClient) -> None:
     code = _code(sandbox)
-    r = _token(
-        sandbox,
-        auth=None,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        code_verifier="v" * 50,
-        client_id="sandbox",
-        client_secret="sandbox",
-    )
+    r = _exchange(sandbox, code, auth=None, client_id="sandbox", client_secret="sandbox")
     assert r.status_code == 200
     bad = _token(
         sandbox,
@@ -304,11 +283,5 @@ def test_code_exchange_needs_the_same_redirect_uri(sandbox: SandboxClient) -> No
     r = _token(sandbox, grant_type="authorization_code", code=code, code_verifier="v" * 50)
     assert r.json()["error"] == "invalid_grant"
     code = _code(sandbox)
-    r = _token(
-        sandbox,
-        grant_type="authorization_code",
-        code=code,
-        code_verifier="v" * 50,
-        redirect_uri="http://localhost:9999/other",
-    )
+    r = _exchange(sandbox, code, redirect_uri="http://localhost:9999/other")
     assert r.json()["error"] == "invalid_grant"
