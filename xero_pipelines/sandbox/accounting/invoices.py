@@ -25,14 +25,7 @@ from .common import (
     text,
 )
 from .contacts import order_clause
-from .documents import (
-    currency,
-    date_field,
-    existing_row,
-    resolve_contact,
-    stamp,
-    totals,
-)
+from .documents import currency, date_field, existing_row, resolve_contact, stamp, totals
 
 COLUMNS = (
     "i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "

@@ -18,14 +18,7 @@ from .common import (
     text,
 )
 from .contacts import order_clause
-from .documents import (
-    currency,
-    date_field,
-    existing_row,
-    resolve_contact,
-    stamp,
-    totals,
-)
+from .documents import currency, date_field, existing_row, resolve_contact, stamp, totals
 
 COLUMNS = (
     "q.pk, q.quote_id, q.contact_pk, q.status, q.number, q.reference, q.title, q.summary, "
