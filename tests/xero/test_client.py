@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from xero_pipelines.xero.client import XeroClient, _error_from, _token_rejected, idempotency_key
+from xero_pipelines.xero.client import XeroClient, idempotency_key
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
     XeroAuthenticationError,
@@ -28,6 +28,7 @@ from xero_pipelines.xero.errors import (
 )
 from xero_pipelines.xero.filters import ids_param, where_and, where_equals
 from xero_pipelines.xero.pacing import Pacer, reset_pacers
+from xero_pipelines.xero.responses import error_from, token_rejected
 
 CONTACTS = "GET /api.xro/2.0/Contacts"
 PUT_CONTACTS = "PUT /api.xro/2.0/Contacts"
@@ -575,5 +576,5 @@ def _xero_401(detail: str, challenge: str | None) -> requests.Response:
 )
 def test_which_401s_are_worth_a_refresh(detail, challenge, refresh):
     resp = _xero_401(detail, challenge)
-    error = _error_from(resp, "GET", "GET Contacts")
-    assert _token_rejected(resp, error) is refresh
+    error = error_from(resp, "GET", "GET Contacts")
+    assert token_rejected(resp, error) is refresh

@@ -20,7 +20,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -33,19 +32,22 @@ from tenacity import (
 
 from .errors import (
     XeroApiError,
-    XeroAuthenticationError,
     XeroConnectionLostError,
     XeroError,
-    XeroNotFoundError,
     XeroRateLimitError,
-    XeroServerError,
-    XeroTokenExpiredError,
     XeroTransportError,
-    XeroValidationError,
 )
 from .pacing import Pacer, pacer_for
-from .parsing import dumps, format_if_modified_since, loads
+from .parsing import dumps, format_if_modified_since
 from .protocols import LimitSnapshot, TokenProvider
+from .responses import (
+    decode_body,
+    error_from,
+    int_header,
+    not_authorised,
+    retry_after_seconds,
+    token_rejected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,6 @@ API_PATH = "/api.xro/2.0/"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _KEY_NAMESPACE = uuid.UUID("0b8a6f2e-52d5-4c55-9a43-6f7a1d0e7c21")
 _GUID_SEGMENT = re.compile(r"/[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?=/|$)")
-_MAX_MESSAGES = 10
 
 
 def idempotency_key(*parts: object) -> str:
@@ -302,13 +303,13 @@ class XeroClient:
             resp = self._send(method, url, endpoint, params, headers, data, state)
             status = resp.status_code
             if status < 400:
-                return _body(resp, method, endpoint)
-            error = _error_from(resp, method, endpoint)
+                return decode_body(resp, method, endpoint)
+            error = error_from(resp, method, endpoint)
             if status == 401:
-                if not _token_rejected(resp, error):
+                if not token_rejected(resp, error):
                     # e.g. `AuthorizationUnsuccessful` (a scope the grant lacks): a new
                     # token would be refused the same way, and the grant is not lost.
-                    raise _not_authorised(error)
+                    raise not_authorised(error)
                 if state["refreshed"]:
                     # The refresh itself worked, so the grant stands: fail this call only.
                     raise error
@@ -368,9 +369,9 @@ class XeroClient:
         """Limit headers from any answer; the call time only from a successful one."""
         h = resp.headers
         snapshot = LimitSnapshot(
-            min_remaining=_int(h.get("X-MinLimit-Remaining")),
-            day_remaining=_int(h.get("X-DayLimit-Remaining")),
-            app_min_remaining=_int(h.get("X-AppMinLimit-Remaining")),
+            min_remaining=int_header(h.get("X-MinLimit-Remaining")),
+            day_remaining=int_header(h.get("X-DayLimit-Remaining")),
+            app_min_remaining=int_header(h.get("X-AppMinLimit-Remaining")),
             seen_at=datetime.now(UTC),
             succeeded=resp.status_code < 400,
         )
@@ -406,7 +407,7 @@ class XeroClient:
         self, resp: requests.Response, error: XeroApiError, state: dict[str, Any]
     ) -> None:
         problem = (resp.headers.get("X-Rate-Limit-Problem") or "").strip().lower() or None
-        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
 
         def give_up(why: str) -> XeroRateLimitError:
             resets_at = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after else None
@@ -464,143 +465,3 @@ class XeroClient:
         """Flag the connection as lost and raise the reconnect hint."""
         self.tokens.mark_lost(reason)
         raise XeroConnectionLostError(reason) from None
-
-
-# ---- helpers ------------------------------------------------------------------------------
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """`Retry-After` as seconds (Xero sends seconds; an HTTP date is accepted too)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-SCOPE_HINT = "check XERO_SCOPES and run `xero-pipelines reconnect`"
-
-
-def _token_rejected(resp: requests.Response, error: XeroApiError) -> bool:
-    """Does this 401 say the access token itself is expired or invalid (so a refresh helps)?
-
-    Xero answers `TokenExpired` in the problem-details `Detail` (and `WWW-Authenticate:
-    Bearer error="invalid_token"`) for an expired token, but also 401
-    `AuthorizationUnsuccessful` (`insufficient_scope`) for a scope the grant lacks.
-    """
-    texts = [error.error_type or "", *error.messages]
-    if any(t.startswith("TokenExpired") for t in texts):
-        return True
-    challenge = (resp.headers.get("WWW-Authenticate") or "").lower()
-    if "insufficient_scope" in challenge or error.error_type == "AuthorizationUnsuccessful":
-        return False
-    return "invalid_token" in challenge
-
-
-def _not_authorised(error: XeroApiError) -> XeroAuthenticationError:
-    return XeroAuthenticationError(
-        error.status,
-        f"{'; '.join(error.messages)} ({SCOPE_HINT})",
-        error_type=error.error_type,
-        messages=error.messages,
-        method=error.method,
-        path=error.path,
-    )
-
-
-def _body(resp: requests.Response, method: str, endpoint: str) -> dict[str, Any]:
-    """A success body as JSON (money as Decimal); empty (304, 204) is `{}`."""
-    if not resp.content.strip():
-        return {}
-    try:
-        return loads(resp.content)
-    except ValueError:
-        raise XeroApiError(
-            resp.status_code,
-            "Xero answered with a body that is not JSON",
-            method=method,
-            path=endpoint.split(" ", 1)[1],
-        ) from None
-
-
-def _validation_messages(node: Any, out: list[str]) -> None:
-    """Collect every `ValidationErrors[].Message` under Xero's `Elements`, nested included."""
-    if isinstance(node, list):
-        for item in node:
-            _validation_messages(item, out)
-    elif isinstance(node, dict):
-        for error in node.get("ValidationErrors") or []:
-            message = error.get("Message") if isinstance(error, dict) else None
-            if message and message not in out:
-                out.append(str(message))
-        for key, value in node.items():
-            if key != "ValidationErrors" and isinstance(value, list | dict):
-                _validation_messages(value, out)
-
-
-_ERROR_CLASSES: dict[int, type[XeroApiError]] = {
-    400: XeroValidationError,
-    404: XeroNotFoundError,
-}
-
-
-def _error_from(resp: requests.Response, method: str, endpoint: str) -> XeroApiError:
-    """Xero's error body → the matching exception, carrying Xero's own messages."""
-    status = resp.status_code
-    try:
-        body = loads(resp.content) if resp.content else None
-    except ValueError:
-        body = None
-    messages: list[str] = []
-    error_type: str | None = None
-    if isinstance(body, dict):
-        _validation_messages(body.get("Elements"), messages)
-        detail, title = body.get("Detail"), body.get("Title")
-        error_type = body.get("Type") or None
-        if not error_type and isinstance(detail, str):
-            head = detail.split(":", 1)[0].strip()
-            error_type = head if re.fullmatch(r"[A-Za-z]+", head) else None
-        for text in (body.get("Message"), detail, title):
-            if isinstance(text, str) and text and text not in messages and not messages:
-                messages.append(text)
-    elif resp.text.strip():
-        messages.append(resp.text.strip().splitlines()[0][:300])
-    if not messages:
-        messages.append(resp.reason or f"HTTP {status}")
-    if len(messages) > _MAX_MESSAGES:
-        summary = (
-            "; ".join(messages[:_MAX_MESSAGES]) + f" (and {len(messages) - _MAX_MESSAGES} more)"
-        )
-    else:
-        summary = "; ".join(messages)
-    path = endpoint.split(" ", 1)[1]
-    kwargs = {"error_type": error_type, "messages": messages, "method": method, "path": path}
-    if status == 401:
-        cls: type[XeroApiError] = (
-            XeroTokenExpiredError if error_type == "TokenExpired" else XeroAuthenticationError
-        )
-    elif status == 403:
-        cls = XeroAuthenticationError
-    elif status == 429:
-        problem = resp.headers.get("X-Rate-Limit-Problem")
-        return XeroRateLimitError(
-            summary, problem=problem, retry_after=None, messages=messages, method=method, path=path
-        )
-    elif status >= 500:
-        cls = XeroServerError
-    else:
-        cls = _ERROR_CLASSES.get(status, XeroApiError)
-    return cls(status, summary, **kwargs)
