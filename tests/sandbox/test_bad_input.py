@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import requests
 
 from tests.sandbox.conftest import Api, create_contact
@@ -142,4 +145,151 @@ def test_hostile_where_and_unknown_paths(api: Api) -> None:
     assert api.get("Nonexistent").status_code == 404
     r = requests.patch(f"{api.url}/api.xro/2.0/Contacts", headers=api.headers(), timeout=10)
     assert r.status_code in (404, 405)
+    _alive(api)
+
+
+# ---- hostile inputs found in review: each gets its specific 4xx, never the 500 safety net ----
+
+
+def _invoice(api: Api, **fields: object) -> dict:
+    c = create_contact(api, "Hostile Ltd")["ContactID"]
+    return {
+        "Type": "ACCREC",
+        "Contact": {"ContactID": c},
+        "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}],
+        **fields,
+    }
+
+
+def _validation(r: requests.Response) -> None:
+    assert r.status_code == 400, r.text
+    assert r.json()["Type"] == "ValidationException", r.text
+    assert r.json()["Elements"][0]["ValidationErrors"], r.text
+
+
+def test_absurd_currency_rates_are_refused_and_nothing_is_stored(api: Api) -> None:
+    base = _invoice(api, CurrencyCode="USD")
+    for rate in (1e30, "1e30", "Infinity", "NaN", 0, -1, "1e-30", "abc", True, {"a": 1}):
+        _validation(api.put("Invoices", {**base, "CurrencyRate": rate}))
+    r = api.get("Invoices")
+    assert r.status_code == 200, r.text
+    assert r.json()["Invoices"] == []
+    assert api.put("Invoices", {**base, "CurrencyRate": 1.2345}).status_code == 200
+    assert api.get("Invoices").status_code == 200
+
+
+def test_huge_quantities_and_amounts_are_validation_errors(api: Api) -> None:
+    base = _invoice(api)
+    for line in (
+        {"Description": "x", "Quantity": 1e30, "UnitAmount": 1e40, "AccountCode": "200"},
+        {"Description": "x", "Quantity": 1, "UnitAmount": 1e40, "AccountCode": "200"},
+        {"Description": "x", "Quantity": "1e30", "UnitAmount": 1, "AccountCode": "200"},
+        {"Description": "x", "Quantity": 1, "UnitAmount": 1, "DiscountRate": 1e300},
+    ):
+        _validation(api.put("Invoices", {**base, "LineItems": [line]}))
+        _validation(api.put("Quotes", {"Contact": base["Contact"], "LineItems": [line]}))
+    _alive(api)
+    assert api.get("Invoices").json()["Invoices"] == []
+
+
+def test_out_of_range_dates_are_validation_errors(api: Api) -> None:
+    base = _invoice(api)
+    for value in (
+        "/Date(99999999999999999999)/",
+        "/Date(-99999999999999999999)/",
+        "/Date(253402300800000)/",  # 10000-01-01
+        "1700-01-01",  # before 1753-01-01, the earliest date Xero's SQL Server store holds
+    ):
+        _validation(api.put("Invoices", {**base, "Date": value}))
+        _validation(api.put("Invoices", {**base, "DueDate": value}))
+        _validation(api.put("Quotes", {"Contact": base["Contact"], "Date": value}))
+    assert api.get("Invoices").status_code == 200
+
+
+def test_deeply_nested_json_and_nan_constants(api: Api) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = api.call("PUT", "Contacts", data=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["Type"] == "PostDataInvalidException", r.text
+    for const in (b"NaN", b"Infinity", b"-Infinity"):
+        body = b'{"Contacts": [{"Name": "n", "Balance": ' + const + b"}]}"
+        r = api.call("PUT", "Contacts", data=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["Type"] == "PostDataInvalidException", r.text
+    _alive(api)
+
+
+def test_where_nesting_and_term_count_are_capped(api: Api) -> None:
+    for where in (
+        "(" * 3000 + 'Name=="x"' + ")" * 3000,
+        "!" * 5000 + 'Name=="x"',
+        " || ".join(f'Name=="n{i}"' for i in range(1100)),
+        " AND ".join(f'Name!="n{i}"' for i in range(1100)),
+    ):
+        r = api.get("Contacts", params={"where": where})
+        assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", r.text[:300]
+        r = api.get("Invoices", params={"where": where.replace("Name", "Reference")})
+        assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", r.text[:300]
+        r = api.get("Accounts", params={"where": where})
+        assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", r.text[:300]
+    # a reasonable filter with a few dozen terms still works
+    r = api.get("Contacts", params={"where": " || ".join(f'Name=="n{i}"' for i in range(50))})
+    assert r.status_code == 200, r.text
+
+
+def test_blank_order_is_the_default_order(api: Api) -> None:
+    create_contact(api, "Order Ltd")
+    for path in ("Accounts", "Contacts", "Invoices", "Quotes"):
+        for order in (" ", "", "\t"):
+            r = api.get(path, params={"order": order})
+            assert r.status_code == 200, (path, r.text)
+
+
+def test_admin_numbers_are_validated(api: Api) -> None:
+    url = api.url
+    for body in (
+        b'{"contacts": Infinity}',
+        b'{"contacts": NaN}',
+        b'{"contacts": 1e400}',
+        b'{"invoices": "lots"}',
+        b'{"seed": Infinity}',
+        b'{"contacts": 1.5}',
+        b'{"contacts": true}',
+    ):
+        r = requests.post(f"{url}/_sandbox/seed", data=body, timeout=10)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["error"], r.text
+    for body in (
+        b'{"minute": Infinity}',
+        b'{"minute": NaN}',
+        b'{"day": 1e400}',
+        b'{"refresh_grace": Infinity}',
+        b'{"access_token_ttl": NaN}',
+        b'{"idempotency_window": -Infinity}',
+        b'{"concurrent": "x"}',
+        b"[1]",
+        b"{",
+    ):
+        r = requests.post(f"{url}/_sandbox/limits", data=body, timeout=10)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["error"], r.text
+    settings = requests.get(f"{url}/_sandbox/limits", timeout=10).json()
+    assert json.dumps(settings, allow_nan=False)  # no NaN or Infinity slipped in
+    _alive(api)
+
+
+def test_an_unexpected_error_is_xeros_500_body_and_the_server_lives_on(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net only: a sandbox bug (forced here) answers like Xero's 500, not a crash."""
+    from xero_pipelines.sandbox.accounting import accounts
+
+    def broken(acc: dict) -> dict:
+        raise RuntimeError("forced bug")
+
+    monkeypatch.setattr(accounts, "render", broken)
+    r = api.get("Accounts")
+    assert r.status_code == 500
+    body = r.json()
+    assert body["Status"] == 500 and body["Title"] and body["Detail"]
+    monkeypatch.undo()
+    assert api.get("Accounts").status_code == 200
     _alive(api)

@@ -6,6 +6,7 @@ Tokens are never exposed here; `/_sandbox/state` only reports counts.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from .faults import FaultError
 from .state import Sandbox
 
 MAX_SEED = 5_000_000  # per kind; keeps a typo from filling the machine's memory
+MAX_LIMIT = 10**9  # calls per minute/day, or at once
 LIMIT_KEYS = ("minute", "day", "concurrent", "app_minute")
 CONFIG_KEYS = ("access_token_ttl", "refresh_grace", "code_ttl", "idempotency_window")
 
@@ -30,14 +32,44 @@ def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
 async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("the JSON body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
+
+
+MAX_SECONDS = 10 * 365 * 86_400  # timings beyond ten years are surely a mistake
+
+
+def _whole(body: dict[str, Any], key: str, default: int, high: int) -> int:
+    """A whole number from 0 to `high` (JSON integers only: no 1.5, true, "3" or 1e400)."""
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be a whole number, got {value!r}")
+    if not 0 <= value <= high:
+        raise ValueError(f"{key} must be between 0 and {high:,}")
+    return value
+
+
+def _seconds(body: dict[str, Any], key: str) -> float:
+    """A finite number of seconds from 0 to ten years."""
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        raise ValueError(f"{key} must be between 0 and {MAX_SECONDS:,} seconds")
+    return value
 
 
 async def reset(request: Request) -> Response:
@@ -51,12 +83,10 @@ async def seed(request: Request) -> Response:
     sb = _sb(request)
     try:
         body = await _json(request)
-        counts = {k: int(body.get(k, 0)) for k in ("contacts", "invoices", "quotes")}
-        seed_value = int(body.get("seed", 0))
+        counts = {k: _whole(body, k, 0, MAX_SEED) for k in ("contacts", "invoices", "quotes")}
+        seed_value = _whole(body, "seed", 0, 2**63 - 1)
     except (ValueError, TypeError) as exc:
         return _bad(f"invalid seed request: {exc}")
-    if any(v < 0 or v > MAX_SEED for v in counts.values()):
-        return _bad(f"counts must be between 0 and {MAX_SEED:,}")
     tenant = (
         sb.store.tenant(body["tenant_id"]) if body.get("tenant_id") else sb.store.first_tenant()
     )
@@ -109,20 +139,17 @@ async def limits(request: Request) -> Response:
     if request.method == "POST":
         try:
             body = await _json(request)
-            for key in LIMIT_KEYS:
-                if key in body:
-                    value = int(body[key])
-                    if value < 0:
-                        raise ValueError(f"{key} must be non-negative")
-                    setattr(sb.config.limits, key, value)
+            # check everything before changing anything, so a bad request changes nothing
+            limits = {k: _whole(body, k, 0, MAX_LIMIT) for k in LIMIT_KEYS if k in body}
+            timings = {k: _seconds(body, k) for k in CONFIG_KEYS if k in body}
+            if "enabled" in body and not isinstance(body["enabled"], bool):
+                raise ValueError(f"enabled must be true or false, got {body['enabled']!r}")
+            for key, whole in limits.items():
+                setattr(sb.config.limits, key, whole)
             if "enabled" in body:
-                sb.config.limits.enabled = bool(body["enabled"])
-            for key in CONFIG_KEYS:
-                if key in body:
-                    value = float(body[key])
-                    if value < 0:
-                        raise ValueError(f"{key} must be non-negative")
-                    setattr(sb.config, key, int(value) if value.is_integer() else value)
+                sb.config.limits.enabled = body["enabled"]
+            for key, value in timings.items():
+                setattr(sb.config, key, int(value) if float(value).is_integer() else value)
             sb.idempotency.window = sb.config.idempotency_window
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +21,7 @@ from .accounting.common import Ctx
 from .state import Sandbox
 
 API_PREFIX = "/api.xro/2.0"
+log = logging.getLogger(__name__)
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -32,6 +34,16 @@ def problem(status: int, title: str, detail: str) -> dict[str, Any]:
         "Instance": str(uuid.uuid4()),
         "Extensions": {},
     }
+
+
+def server_error() -> dict[str, Any]:
+    """The problem-details body Xero sends with a 500 (an unhandled error on its side)."""
+    return problem(
+        500,
+        "An error occurred",
+        "An error occurred in Xero. Check the API Status page http://status.developer.xero.com "
+        "for current service status.",
+    )
 
 
 async def send_json(
@@ -106,7 +118,7 @@ class Gateway:
         if not is_api:
             scope["sandbox.grant"] = grant
             await self._delay(fate.latency_ms)
-            await self.app(scope, receive, send)
+            await self._guarded(scope, receive, send)
             return
         if tenant is None or not sb.identity.tenant_allowed(tenant.tenant_id):
             await send_json(send, 403, problem(403, "Forbidden", "AuthenticationUnsuccessful"))
@@ -137,9 +149,31 @@ class Gateway:
             scope["sandbox.ctx"] = Ctx(
                 sb.store, tenant, sb.config, grant.client_id if grant else sb.config.client_id
             )
-            await self.app(scope, receive, send_with_limits)
+            await self._guarded(scope, receive, send_with_limits)
         finally:
             sb.limiter.release(tenant.tenant_id)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The safety net: an unexpected exception becomes Xero's 500 body, never a dead server.
+
+        Every input the sandbox knows to be bad gets its own 4xx before this; reaching it is a
+        sandbox bug, logged with its traceback.
+        """
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await send_json(send, 500, server_error())
 
     @staticmethod
     async def _delay(ms: int) -> None:

@@ -72,10 +72,23 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+MAX_DEPTH = 32
+"""Deepest nesting of `(` and `NOT`/`!` accepted (deeper input would exhaust Python's stack)."""
+MAX_TERMS = 500
+"""Most comparisons in one filter (SQLite refuses expression trees deeper than 1,000)."""
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+        self.terms = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise WhereError(f"the filter is nested more than {MAX_DEPTH} levels deep")
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -111,12 +124,20 @@ class _Parser:
         t = self.peek()
         if t and t[1].upper() in ("NOT", "!"):
             self.i += 1
-            return Not(self.unary())
+            self.nest()
+            node: Any = Not(self.unary())
+            self.depth -= 1
+            return node
         if t and t[1] == "(":
             self.i += 1
+            self.nest()
             node = self.expr()
             self.take(")")
+            self.depth -= 1
             return node
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise WhereError(f"the filter has more than {MAX_TERMS} conditions")
         return self.comparison()
 
     def field(self) -> str:

@@ -60,6 +60,11 @@ def ms_to_iso(ms: int) -> str:
     return (EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+# Xero keeps dates in SQL Server `datetime`: 1753-01-01 to 9999-12-31.
+MIN_DATE_MS = -6_847_804_800_000
+MAX_DATE_MS = 253_402_214_400_000
+
+
 def parse_date(value: Any) -> int | None:
     """Parse a date sent by a client (ISO 8601 or `/Date(ms)/`) into ms since epoch, day-aligned.
 
@@ -72,13 +77,17 @@ def parse_date(value: Any) -> int | None:
     m = _MSDATE_RE.match(value.strip())
     if m:
         ms = int(m.group(1))
-        return ms - ms % 86_400_000
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"invalid date {value!r}") from None
-    return day_ms(dt.date())
+        ms -= ms % 86_400_000
+    else:
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"invalid date {value!r}") from None
+        ms = day_ms(dt.date())
+    if not MIN_DATE_MS <= ms <= MAX_DATE_MS:
+        raise ValueError(f"date {value!r} is out of range")
+    return ms
 
 
 def parse_http_datetime(value: str) -> int | None:

@@ -28,7 +28,7 @@ def list_accounts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
         since = parse_http_datetime(if_modified_since)
         if since is not None:
             accounts = [a for a in accounts if a["UpdatedDateUTC_ms"] >= since]
-    order = (params.get("order") or "Code ASC").split()
+    order = (params.get("order") or "").split() or ["Code", "ASC"]
     key = order[0]
     if accounts and key not in accounts[0]:
         raise query_error(f"Invalid order '{params.get('order')}'")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from json.encoder import encode_basestring as js  # C-accelerated JSON string quoting
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.responses import Response
 
@@ -86,6 +86,7 @@ def validation_error(elements: list[dict[str, Any]]) -> XeroError:
     )
 
 
+T = TypeVar("T")
 Result = tuple[tuple | None, dict, list[str]]
 """One element of a write: (saved row or None, the element as sent, its validation errors)."""
 
@@ -97,13 +98,16 @@ def save_batch(
     error_element: Callable[[dict, list[str]], dict],
     *,
     summarize: bool,
-) -> list[Result]:
+    render: Callable[[list[Result]], T],
+) -> T:
     """Save the elements of one PUT/POST in one transaction; the caller holds `store.lock`.
 
     With summarizeErrors (the default) one bad element fails the whole call with 400 and
     nothing is written; with summarizeErrors=false the good ones are saved and the bad ones
     come back marked `StatusAttributeString: ERROR`. On any failure the tenant's invoice and
     quote number counters are put back too, so a rolled-back document does not use up a number.
+    The response is rendered (`render(results)`) before COMMIT, so a write whose answer cannot
+    be built is rolled back rather than stored and then unreadable.
     """
     store, tenant = ctx.store, ctx.tenant
     counters = tenant.invoice_counter, tenant.quote_counter
@@ -115,6 +119,7 @@ def save_batch(
             results.append((row, el, errors))
         if summarize and any(errors for _, _, errors in results):
             raise validation_error([error_element(el, e) for _, el, e in results if e])
+        body = render(results)
         store.conn.execute("COMMIT")
         store.changed()
     except BaseException:
@@ -122,7 +127,7 @@ def save_batch(
             store.conn.execute("ROLLBACK")
         tenant.invoice_counter, tenant.quote_counter = counters
         raise
-    return results
+    return body
 
 
 def query_error(message: str) -> XeroError:
@@ -140,6 +145,11 @@ def not_found() -> XeroError:
     return XeroError(404, "The resource you're looking for cannot be found", "text/plain")
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON; Xero's parser refuses them, and so does the sandbox."""
+    raise ValueError(f"'{name}' is not a valid JSON value")
+
+
 def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str, Any]]:
     """Accept `{"Key": [...]}`, a single object or a bare list, as Xero does; JSON only."""
     ctype = (content_type or "application/json").split(";")[0].strip().lower()
@@ -155,9 +165,11 @@ def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str,
     if not raw.strip():
         raise post_data_error("The request body is empty")
     try:
-        data = json.loads(raw, parse_float=Decimal)
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise post_data_error(f"JSON for post data was invalid,{exc}") from None
+    except RecursionError:
+        raise post_data_error("JSON for post data was invalid, it is nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get(key), list):
         items = data[key]
     elif isinstance(data, dict) and key not in data:
@@ -270,7 +282,6 @@ def compute_lines(
     Stored form of a line: [LineItemID, Description, Quantity, UnitAmount, AccountCode,
     TaxType, TaxAmount, LineAmount, DiscountRate, ItemCode] with decimals as strings.
     """
-    cent = Decimal("0.01")
     unit_q = Decimal(1).scaleb(-unitdp)
     out: list[list[Any]] = []
     sub = tax_total = Decimal(0)
@@ -278,46 +289,17 @@ def compute_lines(
         if not isinstance(raw, dict):
             errors.append("Line items must be objects")
             continue
-        desc = raw.get("Description")
         try:
-            qty = to_decimal(raw.get("Quantity", 1) if raw.get("Quantity") is not None else 1)
-            unit = to_decimal(raw.get("UnitAmount", 0) if raw.get("UnitAmount") is not None else 0)
-            disc = to_decimal(raw["DiscountRate"]) if raw.get("DiscountRate") is not None else None
-        except ValueError:
-            errors.append("Quantity, UnitAmount and DiscountRate must be numbers")
-            continue
-        qty = qty.quantize(Decimal("0.0001"), ROUND_HALF_UP)
-        unit = unit.quantize(unit_q, ROUND_HALF_UP)
-        if desc in (None, "") and not raw.get("ItemCode"):
-            errors.append("Description cannot be empty")
-        if disc is not None and not 0 <= disc <= 100:
-            errors.append("Discount rate must be between 0 and 100")
-        code = raw.get("AccountCode") or default_account
-        account = accounts.get(str(code)) if code is not None else None
-        if code is not None and (account is None or account["Status"] != "ACTIVE"):
-            errors.append(f"Account code '{code}' is not a valid code for this document.")
-        tax_type = raw.get("TaxType") or (
-            account["TaxType"] if account else ("OUTPUT2" if is_sale else "INPUT2")
-        )
-        if lat == "NoTax":
-            tax_type = "NONE"
-        rate = TAX_RATES.get(str(tax_type))
-        if rate is None:
+            line = _line(raw, lat, accounts, errors, unit_q, default_account, is_sale)
+        except ArithmeticError:
             errors.append(
-                f"The TaxType code '{tax_type}' does not exist or cannot be used for "
-                "this type of transaction."
+                "Quantity, UnitAmount and DiscountRate must be numbers of a sensible size"
             )
-            rate = 0
-        gross = qty * unit
-        if disc is not None:
-            gross = gross * (Decimal(100) - disc) / Decimal(100)
-        line_amount = gross.quantize(cent, ROUND_HALF_UP)
-        if lat == "Inclusive":
-            tax = (line_amount * rate / (100 + rate)).quantize(cent, ROUND_HALF_UP)
-            sub += line_amount - tax
-        else:
-            tax = (line_amount * rate / 100).quantize(cent, ROUND_HALF_UP)
-            sub += line_amount
+            continue
+        if line is None:
+            continue
+        desc, qty, unit, code, tax_type, tax, line_amount, disc, net, item_code = line
+        sub += net
         tax_total += tax
         line_id = raw.get("LineItemID") if is_guid(str(raw.get("LineItemID", ""))) else None
         out.append(
@@ -331,10 +313,97 @@ def compute_lines(
                 str(tax),
                 str(line_amount),
                 None if disc is None else str(disc),
-                raw.get("ItemCode"),
+                item_code,
             ]
         )
+    if abs(sub + tax_total) >= MAX_AMOUNT:
+        errors.append("The document total is too large.")
     return out, sub, tax_total, sub + tax_total
+
+
+MAX_INTEGER_DIGITS = 12
+MAX_AMOUNT = Decimal(10) ** MAX_INTEGER_DIGITS
+
+
+def number(value: Any, name: str) -> Decimal:
+    """A finite JSON number (or numeric string) with at most 12 integer digits, else ValueError."""
+    try:
+        d = to_decimal(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number") from None
+    if d and d.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"{name} must have at most {MAX_INTEGER_DIGITS} digits before the point")
+    return d
+
+
+def _line(
+    raw: dict,
+    lat: str,
+    accounts: dict[str, dict],
+    errors: list[str],
+    unit_q: Decimal,
+    default_account: str | None,
+    is_sale: bool,
+) -> tuple | None:
+    """One line's validated values and amounts, or None (errors appended) when it is unusable."""
+    cent = Decimal("0.01")
+    desc = raw.get("Description")
+    try:
+        qty = number(raw.get("Quantity") if raw.get("Quantity") is not None else 1, "Quantity")
+        unit = number(
+            raw.get("UnitAmount") if raw.get("UnitAmount") is not None else 0, "UnitAmount"
+        )
+        disc = (
+            number(raw["DiscountRate"], "DiscountRate")
+            if raw.get("DiscountRate") is not None
+            else None
+        )
+    except ValueError as exc:
+        errors.append(str(exc))
+        return None
+    try:
+        desc = text(desc)
+        item_code = text(raw.get("ItemCode"))
+    except ValueError:
+        errors.append("Description and ItemCode must be strings")
+        return None
+    qty = qty.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    unit = unit.quantize(unit_q, ROUND_HALF_UP)
+    if desc in (None, "") and not item_code:
+        errors.append("Description cannot be empty")
+    if disc is not None and not 0 <= disc <= 100:
+        errors.append("Discount rate must be between 0 and 100")
+        return None
+    code = raw.get("AccountCode") or default_account
+    account = accounts.get(str(code)) if code is not None else None
+    if code is not None and (account is None or account["Status"] != "ACTIVE"):
+        errors.append(f"Account code '{code}' is not a valid code for this document.")
+    tax_type = raw.get("TaxType") or (
+        account["TaxType"] if account else ("OUTPUT2" if is_sale else "INPUT2")
+    )
+    if lat == "NoTax":
+        tax_type = "NONE"
+    rate = TAX_RATES.get(str(tax_type))
+    if rate is None:
+        errors.append(
+            f"The TaxType code '{tax_type}' does not exist or cannot be used for "
+            "this type of transaction."
+        )
+        rate = 0
+    gross = qty * unit
+    if disc is not None:
+        gross = gross * (Decimal(100) - disc) / Decimal(100)
+    line_amount = gross.quantize(cent, ROUND_HALF_UP)
+    if abs(line_amount) >= MAX_AMOUNT:
+        errors.append("The line amount is too large.")
+        return None
+    if lat == "Inclusive":
+        tax = (line_amount * rate / (100 + rate)).quantize(cent, ROUND_HALF_UP)
+        net = line_amount - tax
+    else:
+        tax = (line_amount * rate / 100).quantize(cent, ROUND_HALF_UP)
+        net = line_amount
+    return desc, qty, unit, code, tax_type, tax, line_amount, disc, net, item_code
 
 
 def _fixed(text: str, places: int) -> str:

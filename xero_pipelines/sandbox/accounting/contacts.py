@@ -11,6 +11,7 @@ from .. import where as where_lang
 from ..xero_json import CENT, dumps, msdate, now_ms, parse_http_datetime
 from .common import (
     Ctx,
+    Result,
     envelope_raw,
     flag,
     is_guid,
@@ -87,7 +88,7 @@ CURRENCIES = {
 
 def order_clause(order: str | None, fields: dict[str, str], default: str) -> str:
     """Translate `order=Name ASC, UpdatedDateUTC DESC` into SQL (unknown field → 400)."""
-    if not order:
+    if not order or not order.strip():
         return default
     lookup = {k.lower(): v for k, v in fields.items()}
     parts = []
@@ -507,8 +508,7 @@ def write_contacts(
                 existing = find_row(ctx, str(el["ContactNumber"]))
         return save_contact(ctx, el, existing)
 
-    with ctx.store.lock:
-        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
+    def respond(results: list[Result]) -> bytes:
         out = []
         rendered = render_rows(
             ctx, [r for r, _, e in results if not e and r is not None], status_attribute="OK"
@@ -516,7 +516,10 @@ def write_contacts(
         it = iter(rendered)
         for _row, el, errs in results:
             out.append(dumps(_error_element(el, errs)).decode("utf-8") if errs else next(it))
-    return envelope_raw("Contacts", out)
+        return envelope_raw("Contacts", out)
+
+    with ctx.store.lock:
+        return save_batch(ctx, items, save, _error_element, summarize=summarize, render=respond)
 
 
 def _error_element(el: dict, errors: list[str]) -> dict:

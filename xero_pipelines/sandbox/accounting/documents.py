@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..xero_json import now_ms, parse_date
-from .common import Ctx, compute_lines, is_guid, line_amount_type, not_found, to_cents
+from .common import Ctx, compute_lines, is_guid, line_amount_type, not_found, number, to_cents
 from .contacts import CURRENCIES, save_contact
+
+RATE_PLACES = Decimal("0.000001")  # the sandbox shows CurrencyRate to 6 places
 
 # Units of each currency per 1 NZD, used when a foreign document has no CurrencyRate.
 DEFAULT_RATES = {
@@ -109,12 +111,16 @@ def currency(ctx: Ctx, el: dict, old: tuple[str, str] | None, errors: list[str])
     rate = el.get("CurrencyRate")
     if rate is not None:
         try:
-            r = Decimal(str(rate))
+            r = number(rate, "CurrencyRate").quantize(RATE_PLACES, ROUND_HALF_UP)
             if r <= 0:
                 raise ValueError
             return code, str(r)
         except (ArithmeticError, ValueError):
-            errors.append("CurrencyRate must be a positive number.")
+            errors.append(
+                "CurrencyRate must be a positive number of at most 12 digits before the point "
+                "and at least 0.000001."
+            )
+            return code, old[1] if old and old[0] == code else "1"
     if old and old[0] == code:
         return old
     return code, DEFAULT_RATES.get(code, "1") if code != ctx.tenant.base_currency else "1"

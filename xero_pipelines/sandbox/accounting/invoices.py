@@ -12,6 +12,7 @@ from .. import where as where_lang
 from ..xero_json import dumps, ms_to_iso, msdate, parse_http_datetime
 from .common import (
     Ctx,
+    Result,
     derived_id,
     envelope_raw,
     flag,
@@ -372,15 +373,17 @@ def write_invoices(
             existing = find_row(ctx, el["InvoiceNumber"])
         return save_invoice(ctx, el, existing, unitdp)
 
+    def respond(results: list[Result]) -> bytes:
+        out = []
+        for row, el, errs in results:
+            if errs:
+                out.append(dumps(_error_element(el, errs)).decode("utf-8"))
+            else:
+                out.append(fragment(row, unitdp=unitdp, status_attribute="OK"))  # type: ignore[arg-type]
+        return envelope_raw("Invoices", out)
+
     with ctx.store.lock:
-        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
-    out = []
-    for row, el, errs in results:
-        if errs:
-            out.append(dumps(_error_element(el, errs)).decode("utf-8"))
-        else:
-            out.append(fragment(row, unitdp=unitdp, status_attribute="OK"))  # type: ignore[arg-type]
-    return envelope_raw("Invoices", out)
+        return save_batch(ctx, items, save, _error_element, summarize=summarize, render=respond)
 
 
 def _error_element(el: dict, errors: list[str]) -> dict:

@@ -9,6 +9,7 @@ from typing import Any
 from ..xero_json import cents, ms_to_iso, msdate, now_ms, num, parse_date, parse_http_datetime
 from .common import (
     Ctx,
+    Result,
     envelope,
     is_guid,
     not_found,
@@ -244,17 +245,19 @@ def write_quotes(
         )
         return (None, missing) if missing else save_quote(ctx, el, existing)
 
+    def respond(results: list[Result]) -> dict:
+        out = []
+        for row, el, errs in results:
+            if errs:
+                out.append(_error_element(el, errs))
+            else:
+                q = render(row)  # type: ignore[arg-type]
+                q["StatusAttributeString"] = "OK"
+                out.append(q)
+        return envelope("Quotes", out)
+
     with ctx.store.lock:
-        results = save_batch(ctx, items, save, _error_element, summarize=summarize)
-    out = []
-    for row, el, errs in results:
-        if errs:
-            out.append(_error_element(el, errs))
-        else:
-            q = render(row)  # type: ignore[arg-type]
-            q["StatusAttributeString"] = "OK"
-            out.append(q)
-    return envelope("Quotes", out)
+        return save_batch(ctx, items, save, _error_element, summarize=summarize, render=respond)
 
 
 def _error_element(el: dict, errors: list[str]) -> dict:
