@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.fixtures.sandbox import SandboxClient
 from tests.sandbox.conftest import Api, create_contact
 
 LINES = [{"Description": "Design", "Quantity": 2, "UnitAmount": 500, "AccountCode": "200"}]
@@ -91,3 +92,26 @@ def test_archived_account_code_refused_on_invoice(api: Api) -> None:
     )
     assert r.status_code == 400
     assert "not a valid code" in r.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+
+
+def test_quotes_page_like_xero_100_a_page_no_page_size_no_pagination(
+    api: Api, sandbox: SandboxClient
+) -> None:
+    """Xero's getQuotes takes only `page` (100 a page) and its `Quotes` has no `pagination`.
+
+    A client that sends `pageSize` or reads `pageCount` for quotes must fail here as it would
+    against Xero; contacts and invoices keep both.
+    """
+    sandbox.seed(contacts=5, quotes=150, seed=3)
+    first = api.get("Quotes", params={"page": 1, "pageSize": 10}).json()
+    assert "pagination" not in first
+    assert len(first["Quotes"]) == 100
+    second = api.get("Quotes", params={"page": 2, "pageSize": 1000}).json()
+    assert "pagination" not in second and len(second["Quotes"]) == 50
+    ids = {q["QuoteID"] for q in first["Quotes"]} | {q["QuoteID"] for q in second["Quotes"]}
+    assert len(ids) == 150
+    assert api.get("Quotes", params={"page": 3}).json()["Quotes"] == []
+    every = api.get("Quotes").json()
+    assert "pagination" not in every and len(every["Quotes"]) == 150
+    contacts = api.get("Contacts", params={"page": 1, "pageSize": 2}).json()
+    assert len(contacts["Contacts"]) == 2 and contacts["pagination"]["pageSize"] == 2

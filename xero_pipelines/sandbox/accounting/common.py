@@ -185,14 +185,19 @@ def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str,
     return items
 
 
-def paging(params: dict[str, str]) -> tuple[int, int] | None:
-    """(page, pageSize) when `page` was given, else None (Xero then returns every record)."""
+def paging(params: dict[str, str], fixed_size: int | None = None) -> tuple[int, int] | None:
+    """(page, pageSize) when `page` was given, else None (Xero then returns every record).
+
+    With `fixed_size` (Quotes: 100) `pageSize` is ignored, as that endpoint of Xero's does.
+    """
     if "page" not in params:
         return None
     try:
         page = max(1, int(params["page"]))
     except ValueError:
         page = 1
+    if fixed_size is not None:
+        return page, fixed_size
     try:
         size = int(params.get("pageSize", DEFAULT_PAGE_SIZE))
     except ValueError:
@@ -213,14 +218,17 @@ def select_rows(
     order: str,
     pk: str,
     count_tables: str | None = None,
+    fixed_size: int | None = None,
 ) -> tuple[list[tuple], dict[str, int] | None]:
     """A list call's rows and its `pagination`: without `page`, every match (as Xero does).
+
+    `fixed_size` pages by that many whatever `pageSize` says (see `paging`).
 
     A page is found by primary key first, over `count_tables` when the filter needs fewer
     tables than the rows do, and then only its rows are read.
     """
     where_sql, args = where
-    pg = paging(params)
+    pg = paging(params, fixed_size)
     with ctx.store.lock:
         if pg is None:
             sql = f"SELECT {columns} FROM {tables} WHERE {where_sql} ORDER BY {order}"

@@ -21,6 +21,8 @@ from .common import (
 from .contacts import order_clause
 from .documents import currency, date_field, existing_row, resolve_contact, stamp, totals
 
+QUOTES_PAGE_SIZE = 100
+
 COLUMNS = (
     "q.pk, q.quote_id, q.contact_pk, q.status, q.number, q.reference, q.title, q.summary, "
     "q.terms, q.date_ms, q.expiry_ms, q.currency, q.lat, q.sub, q.tax, q.total, "
@@ -131,8 +133,11 @@ def list_quotes(ctx: Ctx, params: dict[str, str], if_modified_since: str | None)
     order = order_clause(params.get("order"), ORDER_FIELDS, "q.pk")
     order = order if order == "q.pk" else order.replace(", pk", ", q.pk")
     where = (" AND ".join(conds), args)
-    rows, page = select_rows(ctx, params, COLUMNS, FROM, where, order, "q.pk")
-    return envelope("Quotes", [render(r) for r in rows], page)
+    # Xero's getQuotes pages by 100 and takes no pageSize; its Quotes carry no `pagination`
+    rows, _ = select_rows(
+        ctx, params, COLUMNS, FROM, where, order, "q.pk", fixed_size=QUOTES_PAGE_SIZE
+    )
+    return envelope("Quotes", [render(r) for r in rows])
 
 
 def find_row(ctx: Ctx, ident: str) -> tuple | None:
