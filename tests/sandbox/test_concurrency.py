@@ -45,18 +45,36 @@ def test_parallel_writes_and_reads(api: Api) -> None:
     assert len(numbers) == len(set(numbers))  # no InvoiceNumber handed out twice
 
 
+LIMIT_HEADERS = ("X-MinLimit-Remaining", "X-DayLimit-Remaining", "X-AppMinLimit-Remaining")
+
+
 def test_limit_headers_on_error_responses_too(sandbox: SandboxClient) -> None:
+    """Xero sends the rate-limit headers on every API response, refusals included."""
     sandbox.limits(minute=50)
     conn = sandbox.connect()
     base = f"{sandbox.url}/api.xro/2.0"
-    for resp in (
-        requests.get(
-            f"{base}/Contacts/00000000-0000-0000-0000-000000000000",
-            headers=conn.headers(),
-            timeout=10,
+    h = conn.headers()
+    got = {
+        404: requests.get(
+            f"{base}/Contacts/00000000-0000-0000-0000-000000000000", headers=h, timeout=10
         ),
-        requests.put(f"{base}/Contacts", json={"Name": ""}, headers=conn.headers(), timeout=10),
-    ):
-        assert resp.status_code in (400, 404)
-        for name in ("X-MinLimit-Remaining", "X-DayLimit-Remaining", "X-AppMinLimit-Remaining"):
-            assert name in resp.headers
+        400: requests.put(f"{base}/Contacts", json={"Name": ""}, headers=h, timeout=10),
+        401: requests.get(
+            f"{base}/Contacts", headers={**h, "Authorization": "Bearer nope"}, timeout=10
+        ),
+        403: requests.get(f"{base}/Contacts", headers={**h, "xero-tenant-id": "nope"}, timeout=10),
+    }
+    sandbox.faults(status=503, count=1)
+    got[503] = requests.get(f"{base}/Contacts", headers=h, timeout=10)
+    sandbox.faults(rate_limit="minute", count=1)
+    got[429] = requests.get(f"{base}/Contacts", headers=h, timeout=10)
+    sandbox.limits(minute=0)
+    got[-429] = requests.get(f"{base}/Contacts", headers=h, timeout=10)
+    for status, resp in got.items():
+        assert resp.status_code == abs(status), (status, resp.text)
+        for name in LIMIT_HEADERS:
+            assert name in resp.headers, (status, name)
+            assert int(resp.headers[name]) >= 0
+    body = got[503].json()  # a Xero-like problem body, not a bare dict
+    assert body["Status"] == 503 and body["Title"] == "Service Unavailable"
+    assert "Instance" in body and "Fault injected by the sandbox" in body["Detail"]

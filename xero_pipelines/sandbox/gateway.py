@@ -76,6 +76,12 @@ class Gateway:
         headers = Headers(scope=scope)
         tenant_hdr = headers.get("xero-tenant-id")
         tenant = sb.store.tenant(tenant_hdr) if is_api else None
+        tenant_key = tenant.tenant_id if tenant else None
+
+        def limit_headers() -> dict[str, str]:
+            # Xero sends these on every API response, refusals included
+            return sb.limiter.headers(tenant_key) if is_api else {}
+
         if fate.status:
             try:
                 phrase = HTTPStatus(fate.status).phrase
@@ -84,14 +90,15 @@ class Gateway:
             await send_json(
                 send,
                 fate.status,
-                {"Title": phrase, "Status": fate.status, "Detail": "Fault injected by the sandbox"},
+                problem(fate.status, phrase, "Fault injected by the sandbox"),
+                limit_headers(),
             )
             return
         if fate.rate_limit:
             retry = fate.retry_after
             if retry is None and fate.rate_limit != "concurrent":
-                retry = sb.limiter.retry_after(tenant.tenant_id if tenant else "-", fate.rate_limit)
-            hdrs = sb.limiter.headers(tenant.tenant_id) if tenant else {}
+                retry = sb.limiter.retry_after(tenant_key or "-", fate.rate_limit)
+            hdrs = limit_headers()
             hdrs["X-Rate-Limit-Problem"] = fate.rate_limit
             if retry is not None and fate.rate_limit != "concurrent":
                 hdrs["Retry-After"] = str(retry)
@@ -108,7 +115,7 @@ class Gateway:
             return
         grant, failure = sb.identity.authenticate(headers.get("authorization"))
         if failure is not None:
-            extra = {}
+            extra = limit_headers()
             if failure.status == 401:
                 extra["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             await send_json(
@@ -121,7 +128,9 @@ class Gateway:
             await self._guarded(scope, receive, send)
             return
         if tenant is None or not sb.identity.tenant_allowed(tenant.tenant_id):
-            await send_json(send, 403, problem(403, "Forbidden", "AuthenticationUnsuccessful"))
+            await send_json(
+                send, 403, problem(403, "Forbidden", "AuthenticationUnsuccessful"), limit_headers()
+            )
             return
         decision = sb.limiter.acquire(tenant.tenant_id)
         if decision.problem:
@@ -149,11 +158,17 @@ class Gateway:
             scope["sandbox.ctx"] = Ctx(
                 sb.store, tenant, sb.config, grant.client_id if grant else sb.config.client_id
             )
-            await self._guarded(scope, receive, send_with_limits)
+            await self._guarded(scope, receive, send_with_limits, decision.headers)
         finally:
             sb.limiter.release(tenant.tenant_id)
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error_headers: dict[str, str] | None = None,
+    ) -> None:
         """The safety net: an unexpected exception becomes Xero's 500 body, never a dead server.
 
         Every input the sandbox knows to be bad gets its own 4xx before this; reaching it is a
@@ -173,7 +188,7 @@ class Gateway:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
             if started:
                 raise
-            await send_json(send, 500, server_error())
+            await send_json(send, 500, server_error(), error_headers)
 
     @staticmethod
     async def _delay(ms: int) -> None:

@@ -65,10 +65,12 @@ class RateLimiter:
             "X-AppMinLimit-Remaining": str(max(0, lim.app_minute - self.app_minute.count)),
         }
 
-    def headers(self, tenant_id: str) -> dict[str, str]:
+    def headers(self, tenant_id: str | None) -> dict[str, str]:
+        """The three headers without counting a call; no tenant (refused before one was known)
+        shows an untouched organisation's allowance and the app's real one."""
         now = time.monotonic()
         with self.lock:
-            u = self.usage.setdefault(tenant_id, _TenantUsage())
+            u = self.usage.setdefault(tenant_id, _TenantUsage()) if tenant_id else _TenantUsage()
             u.minute.roll(now)
             u.day.roll(now)
             self.app_minute.roll(now)
