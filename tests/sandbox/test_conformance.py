@@ -1,9 +1,11 @@
 """Every operation the sandbox implements, called over HTTP, validated against Xero's OpenAPI.
 
 The spec files are Xero's own (../shared/xero-openapi). Responses with a status the operation
-declares (200, 204, 400) are validated with openapi-core; a coverage test fails when a route is
-added to the sandbox without a conformance call here, and a control test proves the validator
-does reject a body that breaks the schema.
+declares (200, 204, 400) are validated with openapi-core, twice: against the spec as published
+and against a strict copy that forbids fields the schema does not declare (ALLOWED_EXTRAS lists
+the few real Xero sends anyway); every `x-is-msdate`/`x-is-msdate-time` field is checked to be
+`/Date(ms+hhmm)/`. A coverage test fails when a route is added to the sandbox without a
+conformance call here, and control tests prove each check rejects what it should.
 """
 
 from __future__ import annotations
@@ -46,29 +48,158 @@ def raw_specs() -> dict[str, dict[str, Any]]:
     return {"accounting": _load("xero_accounting.yaml"), "identity": _load("xero-identity.yaml")}
 
 
+def _validators(specs: dict[str, dict[str, Any]], url: str) -> dict[str, OpenAPI]:
+    out = {}
+    for name, base in (("accounting", "/api.xro/2.0"), ("identity", "")):
+        spec = copy.copy(specs[name])
+        spec["servers"] = [{"url": url + base}]
+        out[name] = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+    return out
+
+
 @pytest.fixture(scope="session")
 def validators(
     raw_specs: dict[str, dict[str, Any]], sandbox_server: SandboxServer
 ) -> dict[str, OpenAPI]:
-    out = {}
-    for name, base in (("accounting", "/api.xro/2.0"), ("identity", "")):
-        spec = copy.copy(raw_specs[name])
-        spec["servers"] = [{"url": sandbox_server.url + base}]
-        out[name] = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
-    return out
+    return _validators(raw_specs, sandbox_server.url)
+
+
+# ---- the strict pass ---------------------------------------------------------------------------
+#
+# Xero's schemas allow any extra field, so a sandbox that invented fields (or misspelt one) would
+# still validate. The strict pass validates the same responses against a copy of the spec in
+# which every object schema has `additionalProperties: false`, plus only the fields real Xero is
+# known to send without declaring them:
+ALLOWED_EXTRAS: dict[str, dict[str, Any]] = {
+    # Every accounting response is wrapped in Id/Status/ProviderName/DateTimeUTC: Xero's HTTP
+    # response codes page shows this envelope, and the spec declares only the item array.
+    **{
+        envelope: {
+            "Id": {"type": "string"},
+            "Status": {"type": "string"},
+            "ProviderName": {"type": "string"},
+            "DateTimeUTC": {"type": "string", "x-is-msdate-time": True},
+        }
+        for envelope in ("Contacts", "Invoices", "Quotes", "Accounts")
+    },
+    # Invoices come with the local-time strings next to the /Date()/ forms (seen in every
+    # Xero invoice response, e.g. XeroAPI/Xero-Java#138: "DueDateString": "1917-12-15T00:00:00").
+    "Invoice": {"DateString": {"type": "string"}, "DueDateString": {"type": "string"}},
+    # (Quote declares its DateString/ExpiryDateString itself, so it needs none.)
+}
+# Schemas left open: a 400's `Elements` echo the element as it was sent, whatever it held
+# (Xero's HTTP response codes page: "DataContractBase xsi:type=Invoice" with all its fields).
+OPEN_SCHEMAS = {"Element"}
+
+
+def strict_copy(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with `additionalProperties: false` on every object schema, plus ALLOWED_EXTRAS."""
+    spec = copy.deepcopy(spec)
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name, extras in ALLOWED_EXTRAS.items():
+        if name in schemas:
+            schemas[name].setdefault("properties", {}).update(copy.deepcopy(extras))
+
+    def close(node: Any, open_: bool = False) -> None:
+        if isinstance(node, dict):
+            is_object = node.get("type") == "object" or "properties" in node
+            if is_object and not open_ and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for key, child in node.items():
+                if key != "additionalProperties":
+                    close(child)
+        elif isinstance(node, list):
+            for child in node:
+                close(child)
+
+    for name, schema in schemas.items():
+        close(schema, open_=name in OPEN_SCHEMAS)
+        if name in OPEN_SCHEMAS:
+            for child in schema.get("properties", {}).values():
+                close(child)
+    for key, section in spec.items():
+        if key != "components":
+            close(section)
+    return spec
+
+
+@pytest.fixture(scope="session")
+def strict_specs(raw_specs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: strict_copy(spec) for name, spec in raw_specs.items()}
+
+
+@pytest.fixture(scope="session")
+def strict_validators(
+    strict_specs: dict[str, dict[str, Any]], sandbox_server: SandboxServer
+) -> dict[str, OpenAPI]:
+    return _validators(strict_specs, sandbox_server.url)
+
+
+MSDATE = re.compile(r"^/Date\(-?\d+[+-]\d{4}\)/$")
+
+
+def check_msdates(spec: dict[str, Any], schema: dict[str, Any], body: Any, where: str = "") -> int:
+    """Walk `body` alongside its schema; every `x-is-msdate`/`x-is-msdate-time` field must be in
+    Xero's `/Date(ms+hhmm)/` form. Returns how many such fields were checked."""
+    while "$ref" in schema:
+        schema = _ref(spec, schema["$ref"])
+    checked = 0
+    if isinstance(body, dict):
+        props = schema.get("properties", {})
+        for key, value in body.items():
+            sub = props.get(key)
+            if sub is None:
+                continue
+            while "$ref" in sub:
+                sub = _ref(spec, sub["$ref"])
+            if (sub.get("x-is-msdate") or sub.get("x-is-msdate-time")) and value is not None:
+                assert isinstance(value, str) and MSDATE.match(value), f"{where}.{key}={value!r}"
+                checked += 1
+            else:
+                checked += check_msdates(spec, sub, value, f"{where}.{key}")
+    elif isinstance(body, list) and "items" in schema:
+        for i, item in enumerate(body):
+            checked += check_msdates(spec, schema["items"], item, f"{where}[{i}]")
+    return checked
+
+
+def _ref(spec: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = spec
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def response_schema(spec: dict[str, Any], path: str, method: str, status: int) -> dict | None:
+    responses = spec["paths"][path][method.lower()]["responses"]
+    resp = responses.get(str(status))
+    if resp is None:
+        return None
+    while "$ref" in resp:
+        resp = _ref(spec, resp["$ref"])
+    content = resp.get("content", {}).get("application/json")
+    return content.get("schema") if content else None
 
 
 class Checker:
     """Calls the sandbox and validates each response against the operation's schema."""
 
     def __init__(
-        self, sandbox: SandboxClient, validators: dict[str, OpenAPI], raw: dict[str, dict[str, Any]]
+        self,
+        sandbox: SandboxClient,
+        validators: dict[str, OpenAPI],
+        raw: dict[str, dict[str, Any]],
+        strict: dict[str, OpenAPI],
+        strict_raw: dict[str, dict[str, Any]],
     ) -> None:
         self.sandbox = sandbox
         self.validators = validators
+        self.strict = strict
+        self.strict_raw = strict_raw  # the spec with ALLOWED_EXTRAS, so the envelope is walked too
         self.raw = raw
         self.conn = sandbox.connect()
         self.validated: list[tuple[str, int]] = []
+        self.msdates = 0
 
     def declared(self, spec: str, path: str, method: str) -> set[int]:
         op = self.raw[spec]["paths"][path][method.lower()]
@@ -94,20 +225,28 @@ class Checker:
         prepared = r.request.copy()
         if spec == "identity":  # Xero serves /connections; the spec spells it /Connections
             prepared.url = re.sub(r"/connections", "/Connections", prepared.url or "", count=1)
-        self.validators[spec].validate_response(
-            RequestsOpenAPIRequest(prepared), RequestsOpenAPIResponse(r)
-        )
+        for validators in (self.validators, self.strict):
+            validators[spec].validate_response(
+                RequestsOpenAPIRequest(prepared), RequestsOpenAPIResponse(r)
+            )
+        schema = response_schema(self.strict_raw[spec], spec_path, method, r.status_code)
+        if schema is not None:
+            self.msdates += check_msdates(self.strict_raw[spec], schema, r.json())
         self.validated.append((f"{method} {spec_path}", r.status_code))
         return r
 
 
 @pytest.fixture
 def check(
-    sandbox: SandboxClient, validators: dict[str, OpenAPI], raw_specs: dict[str, dict[str, Any]]
+    sandbox: SandboxClient,
+    validators: dict[str, OpenAPI],
+    strict_validators: dict[str, OpenAPI],
+    raw_specs: dict[str, dict[str, Any]],
+    strict_specs: dict[str, dict[str, Any]],
 ) -> Checker:
     sandbox.seed(contacts=30, invoices=150, quotes=15, seed=5)
     sandbox.limits(enabled=False)
-    return Checker(sandbox, validators, raw_specs)
+    return Checker(sandbox, validators, raw_specs, strict_validators, strict_specs)
 
 
 LINE = {"Description": "Consulting", "Quantity": 1.5, "UnitAmount": 120.25, "AccountCode": "200"}
@@ -469,3 +608,58 @@ def test_token_response_matches_identity_schema(
     ).json()
     OAS30Validator(schema).validate(refreshed)
     assert isinstance(refreshed["expires_in"], int)
+
+
+def _tampered(r: requests.Response, change: Callable[[dict[str, Any]], None]) -> requests.Response:
+    import json
+
+    body = r.json()
+    change(body)
+    out = requests.Response()
+    out.status_code = r.status_code
+    out.headers["Content-Type"] = "application/json"
+    out._content = json.dumps(body).encode()
+    out.request = r.request
+    return out
+
+
+def test_strict_pass_rejects_an_unknown_field(check: Checker) -> None:
+    """Control: an invented field passes Xero's open schema but not the strict copy."""
+    r = check.call("GET", "/Invoices", "/Invoices", params={"page": 1})
+    for change in (
+        lambda b: b["Invoices"][0].update(Favourite="blue"),
+        lambda b: b["Invoices"][0]["LineItems"][0].update(Colour="red"),
+        lambda b: b.update(Extra=1),
+        lambda b: b["pagination"].update(total=1),
+    ):
+        tampered = _tampered(r, change)
+        req = RequestsOpenAPIRequest(r.request)
+        check.validators["accounting"].validate_response(req, RequestsOpenAPIResponse(tampered))
+        with pytest.raises(Exception, match=r"(?i)invalid|validat|additional"):
+            check.strict["accounting"].validate_response(req, RequestsOpenAPIResponse(tampered))
+
+
+def test_msdate_fields_are_checked(check: Checker, raw_specs: dict[str, dict[str, Any]]) -> None:
+    """Every x-is-msdate field walked in the operations above is in /Date(ms+hhmm)/ form, and
+    the walk does notice an ISO date where Xero would send /Date()/."""
+    op_get_invoices(check)
+    op_get_quotes(check)
+    op_get_contacts(check)
+    assert check.msdates > 100
+    r = check.call("GET", "/Invoices", "/Invoices", params={"page": 1})
+    schema = response_schema(raw_specs["accounting"], "/Invoices", "GET", 200)
+    assert schema is not None
+    body = r.json()
+    body["Invoices"][0]["DueDate"] = "2026-11-25T00:00:00"
+    with pytest.raises(AssertionError, match="DueDate"):
+        check_msdates(raw_specs["accounting"], schema, body)
+    body = r.json()
+    body["Invoices"][0]["LineItems"] = []
+    body["Invoices"][0]["UpdatedDateUTC"] = "/Date(1573755038314)/"  # no offset
+    with pytest.raises(AssertionError, match="UpdatedDateUTC"):
+        check_msdates(raw_specs["accounting"], schema, body)
+    strict = check.strict_raw["accounting"]
+    body = r.json()
+    body["DateTimeUTC"] = "2026-11-25T00:00:00"
+    with pytest.raises(AssertionError, match="DateTimeUTC"):
+        check_msdates(strict, response_schema(strict, "/Invoices", "GET", 200) or {}, body)
