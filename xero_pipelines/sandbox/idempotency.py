@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -21,12 +23,18 @@ class Stored:
     media_type: str
 
 
+@dataclass
+class _KeyLock:
+    lock: threading.Lock
+    users: int = 0
+
+
 class IdempotencyCache:
     def __init__(self, window: float) -> None:
         self.window = window
         self.lock = threading.Lock()
         self.items: dict[tuple[str, str], Stored] = {}
-        self.key_locks: dict[tuple[str, str], threading.Lock] = {}
+        self.key_locks: dict[tuple[str, str], _KeyLock] = {}
 
     def clear(self) -> None:
         with self.lock:
@@ -39,10 +47,27 @@ class IdempotencyCache:
         h.update(body)
         return h.hexdigest()
 
-    def key_lock(self, tenant: str, key: str) -> threading.Lock:
-        """Serialises concurrent retries of one key so only the first one writes."""
+    @contextmanager
+    def key_lock(self, tenant: str, key: str) -> Iterator[None]:
+        """Serialises concurrent retries of one key so only the first one writes.
+
+        A key's lock lives only while some call holds or waits for it (a count of users), so
+        `key_locks` holds the keys in flight, not every key ever seen.
+        """
+        k = (tenant, key)
         with self.lock:
-            return self.key_locks.setdefault((tenant, key), threading.Lock())
+            entry = self.key_locks.get(k)
+            if entry is None:
+                entry = self.key_locks[k] = _KeyLock(threading.Lock())
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self.lock:
+                entry.users -= 1
+                if entry.users == 0 and self.key_locks.get(k) is entry:
+                    del self.key_locks[k]
 
     def lookup(self, tenant: str, key: str) -> Stored | None:
         now = time.monotonic()
