@@ -293,3 +293,90 @@ def test_an_unexpected_error_is_xeros_500_body_and_the_server_lives_on(
     monkeypatch.undo()
     assert api.get("Accounts").status_code == 200
     _alive(api)
+
+
+# ---- leniency that would let a client bug pass here and fail against Xero ----------------------
+
+
+def test_objects_for_string_fields_are_refused_not_stringified(api: Api) -> None:
+    base = _invoice(api)
+    for line in (
+        {"Description": {"text": "x"}, "UnitAmount": 1, "AccountCode": "200"},
+        {"Description": ["x"], "UnitAmount": 1, "AccountCode": "200"},
+        {"Description": "x", "ItemCode": {"code": "A"}, "UnitAmount": 1, "AccountCode": "200"},
+        {"Description": "x", "ItemCode": True, "UnitAmount": 1, "AccountCode": "200"},
+    ):
+        _validation(api.put("Invoices", {**base, "LineItems": [line]}))
+        _validation(api.put("Quotes", {"Contact": base["Contact"], "LineItems": [line]}))
+    assert api.get("Invoices").json()["Invoices"] == []
+
+
+def test_booleans_must_be_booleans(api: Api) -> None:
+    base = _invoice(api)
+    for value in ("false", "true", 0, 1, None, {"a": 1}):
+        _validation(api.put("Invoices", {**base, "SentToContact": value}))
+    r = api.put("Invoices", {**base, "SentToContact": False})
+    assert r.status_code == 200 and r.json()["Invoices"][0]["SentToContact"] is False
+    person = {"FirstName": "A", "IncludeInEmails": "false"}
+    _validation(api.put("Contacts", {"Name": "Persons Ltd", "ContactPersons": [person]}))
+
+
+def test_where_compares_booleans_with_booleans_only(api: Api) -> None:
+    create_contact(api, "Bool Ltd")
+    for where in ('IsCustomer=="true"', 'IsSupplier!="false"', "Name==true", "IsCustomer==1"):
+        r = api.get("Contacts", params={"where": where})
+        assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", (where, r.text)
+    assert api.get("Invoices", params={"where": "Status==true"}).status_code == 400
+    r = api.get("Accounts", params={"where": 'EnablePaymentsToAccount=="true"'})
+    assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", r.text
+    assert api.get("Contacts", params={"where": "IsCustomer==false"}).status_code == 200
+    r = api.get("Accounts", params={"where": "EnablePaymentsToAccount==false"})
+    assert r.status_code == 200 and r.json()["Accounts"]
+
+
+def test_search_term_wildcards_are_literal(api: Api) -> None:
+    create_contact(api, "Plain Ltd")
+    create_contact(api, "100% Ltd")
+    create_contact(api, "Under_Score Ltd")
+    names = lambda term: sorted(  # noqa: E731
+        c["Name"] for c in api.get("Contacts", params={"searchTerm": term}).json()["Contacts"]
+    )
+    assert names("%") == ["100% Ltd"]
+    assert names("_") == ["Under_Score Ltd"]
+    assert names("r_s") == ["Under_Score Ltd"]
+    assert names("0%") == ["100% Ltd"]
+    c = create_contact(api, "Inv Ltd")["ContactID"]
+    create_invoice_with(api, c, "REF_1")
+    create_invoice_with(api, c, "REFX1")
+    refs = [
+        i["Reference"]
+        for i in api.get("Invoices", params={"searchTerm": "ref_"}).json()["Invoices"]
+    ]
+    assert refs == ["REF_1"]
+
+
+def create_invoice_with(api: Api, contact_id: str, reference: str) -> None:
+    r = api.put(
+        "Invoices",
+        {
+            "Type": "ACCREC",
+            "Contact": {"ContactID": contact_id},
+            "Reference": reference,
+            "LineItems": [{"Description": "x", "UnitAmount": 1, "AccountCode": "200"}],
+        },
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_single_equals_is_equality_as_in_xero(api: Api) -> None:
+    """Xero's `where` is .NET Dynamic LINQ, where `=` and `==` are the same operator (e.g.
+    `Type="ACCREC"` in XeroAPI/Xero-Java#170 filters invoices)."""
+    create_contact(api, "Eq Ltd")
+    create_contact(api, "Other Ltd")
+    for where in ('Name="Eq Ltd"', 'Name = "Eq Ltd" AND IsCustomer=false'):
+        r = api.get("Contacts", params={"where": where})
+        assert r.status_code == 200, r.text
+        assert [c["Name"] for c in r.json()["Contacts"]] == ["Eq Ltd"]
+    r = api.get("Accounts", params={"where": 'Code="200"'})
+    assert [a["Code"] for a in r.json()["Accounts"]] == ["200"]
+    assert api.get("Contacts", params={"where": 'Name=="Eq Ltd'}).status_code == 400

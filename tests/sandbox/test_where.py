@@ -16,6 +16,7 @@ FIELDS = {
     "Date": "date_ms",
     "Contact.ContactID": "c.contact_id",
 }
+BOOLEANS = frozenset({"IsCustomer"})
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ FIELDS = {
     ],
 )
 def test_to_sql(text: str, sql: str, args: list) -> None:
-    assert where.to_sql(where.parse(text), FIELDS) == (sql, args)
+    assert where.to_sql(where.parse(text), FIELDS, BOOLEANS) == (sql, args)
 
 
 @pytest.mark.parametrize(

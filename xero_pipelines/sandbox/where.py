@@ -23,7 +23,7 @@ class WhereError(ValueError):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<str>"(?:[^"\\]|\\.)*")
-      | (?P<op>==|!=|<=|>=|<|>|&&|\|\||!|\(|\)|,|\.)
+      | (?P<op>==|!=|<=|>=|<|>|=|&&|\|\||!|\(|\)|,|\.)
       | (?P<num>-?\d+(?:\.\d+)?)
       | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     )""",
@@ -172,6 +172,7 @@ class _Parser:
                 raise WhereError(f"{method} needs a string")
             return Call(name, method, value)
         _kind, op = self.take()
+        op = "==" if op == "=" else op  # Dynamic LINQ, which Xero's `where` is: `=` is `==`
         if op not in ("==", "!=", "<", ">", "<=", ">="):
             raise WhereError(f"expected an operator after {name}")
         return Cmp(name, op, self.value(), fold)
@@ -227,9 +228,28 @@ def parse(text: str) -> Any:
 # ---- SQL -------------------------------------------------------------------------------------
 
 
-def to_sql(node: Any, fields: dict[str, str]) -> tuple[str, list[Any]]:
-    """Compile to a SQL condition; `fields` maps Xero field names (case-insensitive) to columns."""
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    return "String" if isinstance(value, str) else "Number"
+
+
+def _check_types(op: str, field_is_bool: bool, value: Any) -> None:
+    """Booleans compare only with true/false (`IsCustomer=="true"` is a type error in Xero)."""
+    if value is not None and field_is_bool != isinstance(value, bool):
+        left = "Boolean" if field_is_bool else "String"
+        raise WhereError(
+            f"Operator '{op}' incompatible with operand types '{left}' and '{_kind(value)}'"
+        )
+
+
+def to_sql(
+    node: Any, fields: dict[str, str], booleans: frozenset[str] = frozenset()
+) -> tuple[str, list[Any]]:
+    """Compile to a SQL condition; `fields` maps Xero field names (case-insensitive) to columns,
+    `booleans` names the boolean ones (compared only with true/false)."""
     lookup = {k.lower(): v for k, v in fields.items()}
+    bools = {b.lower() for b in booleans}
 
     def col(name: str) -> str:
         c = lookup.get(name.lower())
@@ -247,11 +267,14 @@ def to_sql(node: Any, fields: dict[str, str]) -> tuple[str, list[Any]]:
             return f"NOT ({s})", p
         if isinstance(n, Call):
             c = col(n.field)
+            if n.field.lower() in bools:
+                raise WhereError(f"No applicable method '{n.method}' exists in type 'Boolean'")
             pat = {"Contains": "%{}%", "StartsWith": "{}%", "EndsWith": "%{}"}[n.method]
             esc = n.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return f"{c} LIKE ? ESCAPE '\\'", [pat.format(esc)]
         assert isinstance(n, Cmp)
         c = col(n.field)
+        _check_types(n.op, n.field.lower() in bools, n.value)
         if n.value is None:
             if n.op == "==":
                 return f"({c} IS NULL OR {c} = '')", []
@@ -304,6 +327,8 @@ def matches(node: Any, record: dict[str, Any]) -> bool:
             node.method
         ]
     v = get(node.field)
+    if v is not None:
+        _check_types(node.op, isinstance(v, bool), node.value)
     if node.value is None:
         empty = v is None or v == ""
         return empty if node.op == "==" else not empty

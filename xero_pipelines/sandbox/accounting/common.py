@@ -248,6 +248,12 @@ def is_guid(text: str) -> bool:
     return len(text) == 36
 
 
+def like_term(term: str) -> str:
+    """`searchTerm` as a LIKE pattern (use with ESCAPE '\\'): `%` and `_` match themselves."""
+    esc = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
 def flag(params: dict[str, str], name: str) -> bool:
     return params.get(name, "").strip().lower() == "true"
 

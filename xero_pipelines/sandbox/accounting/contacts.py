@@ -16,6 +16,7 @@ from .common import (
     flag,
     is_guid,
     js,
+    like_term,
     not_found,
     query_error,
     save_batch,
@@ -40,6 +41,7 @@ WHERE_FIELDS = {
     "IsSupplier": "is_supplier",
     "UpdatedDateUTC": "updated_ms",
 }
+BOOLEAN_FIELDS = frozenset({"IsCustomer", "IsSupplier"})
 ORDER_FIELDS = {**WHERE_FIELDS, "Name": "name COLLATE NOCASE"}
 
 ADDRESS_FIELDS = {
@@ -243,7 +245,9 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
         conds.append("status != 'ARCHIVED'")
     if params.get("where"):
         try:
-            sql, wargs = where_lang.to_sql(where_lang.parse(params["where"]), WHERE_FIELDS)
+            sql, wargs = where_lang.to_sql(
+                where_lang.parse(params["where"]), WHERE_FIELDS, BOOLEAN_FIELDS
+            )
         except where_lang.WhereError as exc:
             raise query_error(str(exc)) from None
         conds.append(f"({sql})")
@@ -253,10 +257,11 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
         conds.append(f"contact_id IN ({','.join('?' * len(ids))})")
         args += ids
     if params.get("searchTerm"):
-        term = "%" + params["searchTerm"].replace("%", "").lower() + "%"
+        term = like_term(params["searchTerm"])
         conds.append(
-            "(LOWER(name) LIKE ? OR LOWER(first_name) LIKE ? OR LOWER(last_name) LIKE ? "
-            "OR LOWER(contact_number) LIKE ? OR LOWER(email) LIKE ?)"
+            "(LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(first_name) LIKE ? ESCAPE '\\' "
+            "OR LOWER(last_name) LIKE ? ESCAPE '\\' OR LOWER(contact_number) LIKE ? ESCAPE '\\' "
+            "OR LOWER(email) LIKE ? ESCAPE '\\')"
         )
         args += [term] * 5
     if if_modified_since:
@@ -365,10 +370,17 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
         merged.update({p.get("PhoneType"): p for p in phones})
         ext["Phones"] = list(merged.values())
     persons = el.get("ContactPersons")
-    if isinstance(persons, list):
+    if isinstance(persons, list) and any(
+        isinstance(p, dict)
+        and p.get("IncludeInEmails") is not None
+        and not isinstance(p["IncludeInEmails"], bool)
+        for p in persons
+    ):
+        errors.append("IncludeInEmails must be true or false")
+    elif isinstance(persons, list):
         ext["ContactPersons"] = [
             {
-                k: (bool(p[k]) if k == "IncludeInEmails" else str(p[k]))
+                k: (p[k] if k == "IncludeInEmails" else str(p[k]))
                 for k in ("FirstName", "LastName", "EmailAddress", "IncludeInEmails")
                 if p.get(k) is not None
             }

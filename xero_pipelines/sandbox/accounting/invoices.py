@@ -18,6 +18,7 @@ from .common import (
     flag,
     is_guid,
     js,
+    like_term,
     lines_json,
     not_found,
     query_error,
@@ -187,8 +188,10 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     if flag(params, "createdByMyApp"):
         conds.append("i.by_app = 1")
     if params.get("searchTerm"):
-        term = "%" + params["searchTerm"].lower() + "%"
-        conds.append("(LOWER(i.number) LIKE ? OR LOWER(i.reference) LIKE ?)")
+        term = like_term(params["searchTerm"])
+        conds.append(
+            "(LOWER(i.number) LIKE ? ESCAPE '\\' OR LOWER(i.reference) LIKE ? ESCAPE '\\')"
+        )
         args += [term, term]
     if if_modified_since:
         since = parse_http_datetime(if_modified_since)
@@ -303,13 +306,15 @@ def save_invoice(
         ).fetchone()
         if dup:
             errors.append("Invoice # must be unique.")
+    if "SentToContact" in el and not isinstance(el["SentToContact"], bool):
+        errors.append("SentToContact must be true or false")
     if errors or contact is None:
         return None, errors
     if typ == "ACCREC" and not number:
         ctx.tenant.invoice_counter += 1
         number = f"INV-{ctx.tenant.invoice_counter:04d}"
     lines_json = json.dumps(lines, separators=(",", ":"), ensure_ascii=False)
-    sent = {"SentToContact": bool(el["SentToContact"])} if "SentToContact" in el else None
+    sent = {"SentToContact": el["SentToContact"]} if "SentToContact" in el else None
     extra = json.dumps(sent) if sent else (old[20] if old else None)
     values = (
         contact[0],
