@@ -163,6 +163,28 @@ def test_refresh_rotates_and_old_token_has_grace_then_invalid_grant(sandbox: San
     )
 
 
+def test_grace_period_boundary_in_real_time(sandbox: SandboxClient) -> None:
+    """A 1.5 s grace, crossed by waiting (the test above only switches the grace off): the old
+    refresh token still works inside it, even twice, and is invalid_grant once it has passed."""
+    sandbox.limits(refresh_grace=1.5)
+    first = sandbox.connect().tokens
+    started = time.monotonic()
+    second = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert second.status_code == 200
+    for _ in range(2):
+        inside = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
+        assert inside.status_code == 200, inside.text
+    assert time.monotonic() - started < 1.0, "too slow to test inside the grace period"
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - started)) + 0.3)
+    late = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+    # the rotated token was never superseded, so it has no grace clock and still works
+    newest = _token(
+        sandbox, grant_type="refresh_token", refresh_token=second.json()["refresh_token"]
+    )
+    assert newest.status_code == 200
+
+
 def test_access_token_expiry_gives_problem_details(sandbox: SandboxClient) -> None:
     sandbox.limits(access_token_ttl=1)
     conn = sandbox.connect()
