@@ -380,3 +380,39 @@ def test_single_equals_is_equality_as_in_xero(api: Api) -> None:
     r = api.get("Accounts", params={"where": 'Code="200"'})
     assert [a["Code"] for a in r.json()["Accounts"]] == ["200"]
     assert api.get("Contacts", params={"where": 'Name=="Eq Ltd'}).status_code == 400
+
+
+def test_where_numbers_beyond_64_bits_and_lone_surrogates(api: Api) -> None:
+    """Found by probing after review: both reached SQLite and 500'd."""
+    for path, where in (
+        ("Invoices", "UpdatedDateUTC>99999999999999999999"),
+        ("Invoices", "Total<-99999999999999999999"),
+        ("Contacts", "UpdatedDateUTC>=99999999999999999999"),
+    ):
+        r = api.get(path, params={"where": where})
+        assert r.status_code == 400 and r.json()["Type"] == "QueryParseException", r.text
+    for raw in (b'{"Name": "\\ud800"}', b'{"Name": "ok", "\\udfff": 1}'):
+        for method in ("PUT", "POST"):
+            r = api.call(method, "Contacts", data=raw, headers={"Content-Type": "application/json"})
+            assert r.status_code == 400 and r.json()["Type"] == "PostDataInvalidException", r.text
+    _alive(api)
+
+
+def test_a_write_whose_answer_cannot_be_built_is_not_stored(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response is rendered before COMMIT: a render failure rolls the write back (it used
+    to be committed first, and then every later GET failed on it)."""
+    from xero_pipelines.sandbox.accounting import invoices
+
+    base = _invoice(api)
+
+    def broken(*args: object, **kw: object) -> str:
+        raise RuntimeError("forced render failure")
+
+    monkeypatch.setattr(invoices, "fragment", broken)
+    assert api.put("Invoices", base).status_code == 500
+    monkeypatch.undo()
+    assert api.get("Invoices").json()["Invoices"] == []
+    r = api.put("Invoices", base)
+    assert r.status_code == 200 and r.json()["Invoices"][0]["InvoiceNumber"] == "INV-0001"

@@ -182,7 +182,10 @@ class _Parser:
         if kind == "str":
             return _unescape(tok[1:-1])
         if kind == "num":
-            return float(tok) if "." in tok else int(tok)
+            number = float(tok) if "." in tok else int(tok)
+            if abs(number) >= 2**63:  # beyond what SQLite (and Xero's Int64/decimal) holds
+                raise WhereError(f"the number {tok} is out of range")
+            return number
         if kind == "word":
             low = tok.lower()
             if low in ("true", "false"):

@@ -150,6 +150,25 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"'{name}' is not a valid JSON value")
 
 
+def _encodable(data: Any) -> bool:
+    """False when a string or key holds a lone UTF-16 surrogate (`"\\ud800"` is valid JSON text
+    but no Unicode character: it cannot be stored or sent back as UTF-8)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str, Any]]:
     """Accept `{"Key": [...]}`, a single object or a bare list, as Xero does; JSON only."""
     ctype = (content_type or "application/json").split(";")[0].strip().lower()
@@ -170,6 +189,8 @@ def parse_body(raw: bytes, content_type: str | None, key: str) -> list[dict[str,
         raise post_data_error(f"JSON for post data was invalid,{exc}") from None
     except RecursionError:
         raise post_data_error("JSON for post data was invalid, it is nested too deeply") from None
+    if not _encodable(data):
+        raise post_data_error("JSON for post data was invalid, it holds a lone surrogate (\\ud800)")
     if isinstance(data, dict) and isinstance(data.get(key), list):
         items = data[key]
     elif isinstance(data, dict) and key not in data:
