@@ -271,6 +271,22 @@ def test_admin_numbers_are_validated(api: Api) -> None:
         r = requests.post(f"{url}/_sandbox/limits", data=body, timeout=10)
         assert r.status_code == 400, (body, r.text)
         assert r.json()["error"], r.text
+    for path, body in (
+        ("/_sandbox/faults", b'{"latency_ms": 1e400}'),
+        ("/_sandbox/faults", b'{"latency_ms": 1e12}'),
+        ("/_sandbox/faults", b'{"latency_ms": true}'),
+        ("/_sandbox/tenants", b'{"name": {"a": 1}}'),
+        ("/_sandbox/tenants", b'{"name": "\\ud800"}'),
+        ("/_sandbox/tenants", b'{"name": 5}'),
+        ("/_sandbox/seed", b'{"tenant_id": {"a": 1}}'),
+        ("/_sandbox/seed", b'{"tenant_id": ["x"]}'),
+    ):
+        r = requests.post(f"{url}{path}", data=body, timeout=10)
+        assert r.status_code == 400, (path, body, r.text)
+        assert r.json()["error"], r.text
+    assert requests.get(f"{url}/_sandbox/faults", timeout=10).json()["faults"] == []
+    assert len(requests.get(f"{url}/_sandbox/tenants", timeout=10).json()) == 1
+    assert requests.get(f"{url}/connections", headers=api.headers(), timeout=10).status_code == 200
     settings = requests.get(f"{url}/_sandbox/limits", timeout=10).json()
     assert json.dumps(settings, allow_nan=False)  # no NaN or Infinity slipped in
     _alive(api)

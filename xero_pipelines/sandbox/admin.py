@@ -49,6 +49,14 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+        return False
+    return True
+
+
 MAX_SECONDS = 10 * 365 * 86_400  # timings beyond ten years are surely a mistake
 
 
@@ -87,6 +95,8 @@ async def seed(request: Request) -> Response:
         seed_value = _whole(body, "seed", 0, 2**63 - 1)
     except (ValueError, TypeError) as exc:
         return _bad(f"invalid seed request: {exc}")
+    if body.get("tenant_id") is not None and not isinstance(body["tenant_id"], str):
+        return _bad("tenant_id must be a string")
     tenant = (
         sb.store.tenant(body["tenant_id"]) if body.get("tenant_id") else sb.store.first_tenant()
     )
@@ -172,9 +182,12 @@ async def tenants(request: Request) -> Response:
         body = await _json(request)
     except ValueError as exc:
         return _bad(str(exc))
-    name = str(body.get("name") or "").strip()
-    if not name:
-        return _bad("name is required")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return _bad("name is required, as a string")
+    name = name.strip()
+    if len(name) > 255 or not _utf8(name):
+        return _bad("name must be at most 255 characters of valid Unicode")
     tenant = sb.store.add_tenant(name)
     return JSONResponse({"tenantId": tenant.tenant_id, "tenantName": tenant.name})
 

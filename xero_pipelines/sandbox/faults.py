@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 API_PREFIXES = ("/api.xro/", "/connections", "/Connections")
 RATE_LIMIT_KINDS = ("minute", "day", "concurrent", "appminute")
+MAX_LATENCY_MS = 600_000  # ten minutes: longer than any client waits
 
 
 class FaultError(ValueError):
@@ -73,8 +74,12 @@ class Faults:
             raise FaultError("rate must be between 0 and 1")
         if count is not None and (not isinstance(count, int) or count < 0):
             raise FaultError("count must be a non-negative integer")
-        if not isinstance(latency, int | float) or latency < 0:
-            raise FaultError("latency_ms must be a non-negative number")
+        if (
+            isinstance(latency, bool)
+            or not isinstance(latency, int | float)
+            or not 0 <= latency <= MAX_LATENCY_MS  # also refuses NaN and infinity
+        ):
+            raise FaultError(f"latency_ms must be a number from 0 to {MAX_LATENCY_MS:,}")
         if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
             raise FaultError("retry_after must be a non-negative integer")
         if path is not None and not (isinstance(path, str) and path.startswith("/")):
