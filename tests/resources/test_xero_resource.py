@@ -3,7 +3,6 @@ connection fails the run fast, and neither tokens nor the client secret reach th
 log, the run config or the job and plan snapshots."""
 
 import logging
-import secrets
 import threading
 from dataclasses import replace
 
@@ -13,12 +12,12 @@ from dagster import AssetExecutionContext, Definitions, EnvVar, asset, materiali
 from dagster._core.test_utils import instance_for_test
 from dagster_shared.serdes import serialize_value
 
+from tests.fixtures.sandbox import DISTINCTIVE_SECRET as SECRET
 from tests.fixtures.sandbox import SandboxClient
 from tests.xero.connect_helpers import connect_flow, sandbox_app, stored_tokens
 from xero_pipelines.definitions import build_resources
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
-from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.xero.config import XeroAppConfig
 from xero_pipelines.xero.connection import status
 from xero_pipelines.xero.crypto import TokenCipher
@@ -44,21 +43,10 @@ def key(monkeypatch) -> bytes:
     return key
 
 
-SECRET = "s3cret-" + secrets.token_hex(8)
-
-
-@pytest.fixture(scope="module")
-def private_sandbox_server():
-    """A sandbox whose client secret is distinctive, so a leak scan can find it."""
-    with SandboxServer(client_secret=SECRET) as server:
-        yield server
-
-
 @pytest.fixture
-def sandbox(private_sandbox_server) -> SandboxClient:
-    client = SandboxClient(private_sandbox_server.url)
-    client.reset()
-    return client
+def sandbox(secret_sandbox: SandboxClient) -> SandboxClient:
+    """The sandbox whose client secret the leak scan searches for."""
+    return secret_sandbox
 
 
 @pytest.fixture

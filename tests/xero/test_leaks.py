@@ -4,13 +4,13 @@ whole life of a connection. The sandbox here has a distinctive client secret to 
 from __future__ import annotations
 
 import logging
-import secrets
 import traceback
 from dataclasses import replace
 
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.fixtures.sandbox import DISTINCTIVE_SECRET as SECRET
 from tests.fixtures.sandbox import SandboxClient
 from tests.xero.connect_helpers import (
     age_tokens,
@@ -19,27 +19,17 @@ from tests.xero.connect_helpers import (
     sandbox_app,
     stored_tokens,
 )
-from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.xero.connection import disconnect, status
 from xero_pipelines.xero.crypto import TokenCipher
 from xero_pipelines.xero.errors import XeroError
 from xero_pipelines.xero.oauth import refresh_tokens, revoke_refresh_token
 from xero_pipelines.xero.tokens import TokenStore
 
-SECRET = "s3cret-" + secrets.token_hex(8)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer(client_secret=SECRET) as server:
-        yield server
-
 
 @pytest.fixture
-def sandbox(server) -> SandboxClient:
-    client = SandboxClient(server.url)
-    client.reset()
-    return client
+def sandbox(secret_sandbox: SandboxClient) -> SandboxClient:
+    """The sandbox whose client secret the leak scan searches for."""
+    return secret_sandbox
 
 
 def test_tokens_and_secret_never_leak(db_engine, sandbox, caplog):
