@@ -108,6 +108,11 @@ def test_connect_status_reconnect_disconnect(env, db_url, sandbox):
     assert "Imported data is kept" in gone.stdout
     after = t.run(env, "status")
     assert "Reconnect needed:" in after.stdout and "disconnected" in after.stdout
+    twice = t.run(env, "disconnect")
+    assert twice.returncode == 1
+    assert twice.stderr.strip().startswith(
+        "Error: already disconnected from Demo Company (Sandbox): nothing to do"
+    )
 
     for secret in (
         first.access_token,

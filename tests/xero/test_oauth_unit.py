@@ -86,3 +86,17 @@ def test_an_abandoned_flow_times_out_and_a_forged_callback_is_refused():
     error = outcome["error"]
     assert isinstance(error, AuthorizationTimeoutError)
     assert "abandoned" in str(error) and "xero-pipelines connect" in str(error)
+
+
+def test_the_callback_page_does_not_claim_success_before_the_exchange():
+    """The browser learns only that the answer arrived: the code exchange may still fail."""
+    import requests
+
+    from xero_pipelines.xero.oauth import loopback_callback, redirect_uri
+
+    with loopback_callback(0, "the-state") as server:
+        url = redirect_uri(server.server_address[1])
+        page = requests.get(url, params={"code": "c", "state": "the-state"}, timeout=5)
+    assert page.status_code == 200
+    assert "return to the terminal" in page.text
+    assert "Connected" not in page.text

@@ -246,6 +246,11 @@ def disconnect(
     row = _load(engine)
     if row is None and not purge:
         raise XeroNotConnectedError("nothing to disconnect: Xero is not connected")
+    if row is not None and not row.token_ciphertext and not purge:
+        raise XeroNotConnectedError(
+            f"already disconnected from {row.tenant_name}: nothing to do "
+            "(`--purge` also deletes the imported Xero data)"
+        )
     warnings: list[str] = []
     deleted = revoked = False
     remote_removed = True

@@ -248,7 +248,8 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         if "error" in params:
             self._reply(200, "Xero did not grant access. You can close this window.")
         else:
-            self._reply(200, "Connected to Xero. You can close this window.")
+            # The code is not exchanged yet: only the terminal knows whether it worked.
+            self._reply(200, "Authorisation received: return to the terminal to see the result.")
 
     def _reply(self, status: int, text: str) -> None:
         body = f"<!doctype html><title>xero-pipelines</title><p>{text}</p>".encode()
