@@ -43,10 +43,8 @@ class _Browser:
 
     def __call__(self, line: str) -> None:
         if line.startswith("http"):
-            click.echo(f"    (the demo plays your browser: {line.split('?')[0]}?...)")
+            click.echo(f"   The demo opens the authorize URL itself: {line.split('?')[0]}?...")
             threading.Thread(target=requests.get, args=(line,), kwargs={"timeout": 30}).start()
-        else:
-            click.echo(f"    {line}")
 
 
 @contextmanager
@@ -130,6 +128,7 @@ def _run(sandbox_url: str, folder: Path, accounts: int, seed: int) -> None:
             f"revenue accounts: {codes}."
         )
 
+        click.echo("5. Injecting an expired token and three 503s, then reading again:")
         requests.post(f"{sandbox_url}/_sandbox/faults", json={"expire_tokens": True}, timeout=10)
         requests.post(
             f"{sandbox_url}/_sandbox/faults", json={"status": 503, "count": 3}, timeout=10
@@ -137,7 +136,7 @@ def _run(sandbox_url: str, folder: Path, accounts: int, seed: int) -> None:
         again = _count(client, "Contacts", {"where": "IsCustomer==true"})
         meta = client.metadata()
         click.echo(
-            f"5. Token expired and three 503s injected: read {again} customers again with "
+            f"   Read {again} customers again with "
             f"{meta['xero_token_refreshes']} token refresh(es) and {meta['xero_retries']} "
             f"retries; {meta['xero_calls']} API calls in all, "
             f"{meta.get('xero_day_remaining')} left today."
