@@ -27,16 +27,18 @@ from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.sandbox import api as sandbox_api
 
+# Xero's OpenAPI files live in the team's shared folder beside the repository
+# (../shared/xero-openapi); XERO_OPENAPI_DIR points elsewhere.
 SPEC_DIR = Path(
     os.environ.get(
         "XERO_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "xero-openapi"
     )
 )
-if not SPEC_DIR.exists():
-    SPEC_DIR = Path("/work/shared/xero-openapi")
 
 
 def _load(name: str) -> dict[str, Any]:
+    if not (SPEC_DIR / name).exists():
+        pytest.fail(f"Xero's OpenAPI file {SPEC_DIR / name} is missing: set XERO_OPENAPI_DIR")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SPEC_DIR / name, encoding="utf-8") as fh:
         return yaml.load(fh, Loader=loader)
