@@ -28,11 +28,15 @@ from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.sandbox import api as sandbox_api
 
 # Xero's OpenAPI files live in the team's shared folder beside the repository
-# (../shared/xero-openapi); XERO_OPENAPI_DIR points elsewhere.
+# (../shared/xero-openapi, as CI lays it out); XERO_OPENAPI_DIR points elsewhere, and a
+# checkout away from the shared folder on the team's machines finds /work/shared.
+_CANDIDATES = [
+    Path(__file__).resolve().parents[3] / "shared" / "xero-openapi",
+    Path("/work/shared/xero-openapi"),
+]
 SPEC_DIR = Path(
-    os.environ.get(
-        "XERO_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "xero-openapi"
-    )
+    os.environ.get("XERO_OPENAPI_DIR")
+    or next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
 )
 
 
