@@ -4,6 +4,7 @@ the authorize URL read from stdout and followed like a browser would."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,7 @@ def test_connect_status_reconnect_disconnect(env, db_url, sandbox):
     assert "Imported data is kept" in gone.stdout
     after = t.run(env, "status")
     assert "Reconnect needed:" in after.stdout and "disconnected" in after.stdout
+    assert re.search(r"^Connected since: +-$", after.stdout, re.MULTILINE), after.stdout
     twice = t.run(env, "disconnect")
     assert twice.returncode == 1
     assert twice.stderr.strip().startswith(

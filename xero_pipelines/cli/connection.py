@@ -160,7 +160,7 @@ def status(offline: bool) -> None:
     rows = [
         ("Organisation", st.tenant_name or "-"),
         ("Tenant id", st.tenant_id or "-"),
-        ("Connected since", _when(st.connected_at)),
+        ("Connected since", "-" if st.state == "disconnected" else _when(st.connected_at)),
         ("Access token expires", _when(st.access_token_expires_at)),
         ("Scopes granted", " ".join(st.scopes) or "-"),
         ("Last successful call", _when(st.last_call_at)),
