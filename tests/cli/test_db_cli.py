@@ -28,9 +28,9 @@ def test_upgrade_twice_then_current(empty_db_url, monkeypatch):
     runner = CliRunner()
     first = runner.invoke(main, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert "is at revision 0001" in first.output
+    assert "is at revision 0002" in first.output
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
-    assert runner.invoke(main, ["db", "current"]).output.strip() == "0001"
+    assert runner.invoke(main, ["db", "current"]).output.strip() == "0002"
     engine = create_db_engine(empty_db_url)
     assert "xero_account_summaries" in inspect(engine).get_table_names()
     engine.dispose()

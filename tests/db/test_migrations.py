@@ -32,6 +32,13 @@ CONTRACT_TABLES = {
     "xero_account_summaries",
     "xero_connections",
     "xero_settings",
+    # the mirrors of contract section 6 and their watermarks
+    "xero_contacts",
+    "xero_invoices",
+    "xero_credit_notes",
+    "xero_revenue_accounts",
+    "xero_organisation",
+    "xero_sync_state",
 }
 
 
@@ -43,9 +50,9 @@ def engine(empty_db_url):
 
 
 def test_upgrade_creates_every_contract_table_and_is_idempotent(engine):
-    assert upgrade(engine) == "0001"
+    assert upgrade(engine) == "0002"
     assert set(inspect(engine).get_table_names()) >= CONTRACT_TABLES
-    assert upgrade(engine) == "0001"  # a second run is a no-op
+    assert upgrade(engine) == "0002"  # a second run is a no-op
 
 
 def test_models_match_the_migrated_schema(engine):
@@ -64,7 +71,7 @@ def test_downgrade_drops_pipeline_tables_but_keeps_crm_rows(engine):
     tables = set(inspect(engine).get_table_names())
     assert "xero_account_links" not in tables
     assert "crm_accounts" in tables
-    assert upgrade(engine) == "0001"
+    assert upgrade(engine) == "0002"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM crm_accounts")).scalar_one() == "Kept Ltd"
 
@@ -262,3 +269,26 @@ def test_crm_table_with_the_wrong_kinds_of_columns_is_reported(engine):
     assert "id is VARCHAR(20) where integer values are expected" in message
     assert "phone is INTEGER where text values are expected" in message
     assert "crm_opportunities" not in inspect(engine).get_table_names()
+
+
+def test_mirror_raw_json_keeps_exact_decimals(engine):
+    """The whole Xero record is kept as JSON with amounts exact (JSONB on PostgreSQL)."""
+    from xero_pipelines.db.mirrors import XeroInvoiceRow
+
+    upgrade(engine)
+    raw = {"InvoiceID": "i-1", "Total": Decimal("201.10000000000002"), "Nested": [{"a": 1}]}
+    with engine.begin() as conn:
+        conn.execute(
+            XeroInvoiceRow.__table__.insert(),
+            {"tenant_id": "t", "invoice_id": "i-1", "raw": raw, "synced_at": datetime.now(UTC)},
+        )
+    with engine.connect() as conn:
+        stored = conn.execute(XeroInvoiceRow.__table__.select()).one()
+    assert stored.raw == raw
+    assert isinstance(stored.raw["Total"], Decimal)
+
+
+def test_open_request_index_is_partial(engine):
+    upgrade(engine)
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("xero_export_requests")}
+    assert "ix_xero_export_requests_open" in indexes

@@ -18,8 +18,14 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from xero_pipelines.db import jsontext
+
 HOME_ENV = "XERO_PIPELINES_HOME"
 URL_ENV = "CRM_DATABASE_URL"
+
+
+# JSON columns (the mirrors' `raw`) keep Decimal amounts exact, on both databases.
+_JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 
 class DatabaseUrlError(ValueError):
@@ -50,11 +56,13 @@ def create_db_engine(url: str | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **_JSON)
         _use_real_sqlite_transactions(engine)
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args=_pg_connect_args(parsed))
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args=_pg_connect_args(parsed), **_JSON
+        )
     except Exception as exc:  # unknown dialect or missing driver
         raise DatabaseUrlError(f"cannot use database URL {parsed!r}: {exc}") from None
 

@@ -16,12 +16,14 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +49,16 @@ class Base(DeclarativeBase):
 def _status_check() -> CheckConstraint:
     allowed = ", ".join(f"'{s}'" for s in REQUEST_STATUSES)
     return CheckConstraint(f"status IN ({allowed})", name="status")
+
+
+OPEN_REQUESTS = "status IN ('pending', 'queued')"
+
+
+def _open_requests_index(table: str) -> Index:
+    """A partial index over the rows a sensor tick reads: a table with millions of `done`
+    rows keeps it as small as the queue, so a tick stays cheap."""
+    where = text(OPEN_REQUESTS)
+    return Index(f"ix_{table}_open", "id", sqlite_where=where, postgresql_where=where)
 
 
 # --- CRM-owned ---------------------------------------------------------------------------
@@ -120,7 +132,7 @@ class CrmOpportunityLine(Base):
 
 class XeroExportRequest(Base):
     __tablename__ = "xero_export_requests"
-    __table_args__ = (_status_check(),)
+    __table_args__ = (_status_check(), _open_requests_index("xero_export_requests"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     crm_account_id: Mapped[int | None] = mapped_column(Integer)
@@ -131,6 +143,7 @@ class XeroExportRequest(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     xero_contact_id: Mapped[str | None] = mapped_column(String(36))
+    xero_url: Mapped[str | None] = mapped_column(String(500))
     run_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=NOW)
@@ -139,7 +152,7 @@ class XeroExportRequest(Base):
 
 class XeroDraftRequest(Base):
     __tablename__ = "xero_draft_requests"
-    __table_args__ = (_status_check(),)
+    __table_args__ = (_status_check(), _open_requests_index("xero_draft_requests"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     opportunity_id: Mapped[int | None] = mapped_column(Integer)
@@ -151,6 +164,7 @@ class XeroDraftRequest(Base):
     error: Mapped[str | None] = mapped_column(Text)
     xero_document_id: Mapped[str | None] = mapped_column(String(36))
     xero_document_number: Mapped[str | None] = mapped_column(String(255))
+    xero_url: Mapped[str | None] = mapped_column(String(500))
     run_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=NOW)

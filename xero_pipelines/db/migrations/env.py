@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from xero_pipelines.db import mirrors  # noqa: F401  (registers the mirror tables)
 from xero_pipelines.db.models import Base
 
 connection = context.config.attributes["connection"]
