@@ -6,6 +6,8 @@ import os
 
 import dagster as dg
 
+from xero_pipelines import assets
+from xero_pipelines.jobs.imports import xero_import_job, xero_import_schedule
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
 
@@ -40,4 +42,12 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     }
 
 
-defs = dg.Definitions(resources=build_resources())
+# Assets and their checks are picked up from the modules of `assets/`, so adding one is
+# writing it; jobs, schedules and sensors are few and named here.
+defs = dg.Definitions(
+    assets=dg.load_assets_from_package_module(assets),
+    asset_checks=dg.load_asset_checks_from_package_module(assets),
+    jobs=[xero_import_job],
+    schedules=[xero_import_schedule],
+    resources=build_resources(),
+)
