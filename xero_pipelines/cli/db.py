@@ -8,16 +8,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from xero_pipelines.cli.errors import one_line_errors
 from xero_pipelines.db import SchemaConflictError, create_db_engine, database_url, upgrade
-from xero_pipelines.db.engine import DatabaseUrlError
+from xero_pipelines.db.engine import DatabaseUrlError, safe_url
 from xero_pipelines.db.migrate import current_revision, downgrade
 
 DB_ERRORS = (DatabaseUrlError, SchemaConflictError, SQLAlchemyError, CommandError, OSError)
-
-
-def _describe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @click.group()
@@ -36,7 +30,7 @@ def upgrade_command(revision: str) -> None:
         now = upgrade(engine, revision)
     finally:
         engine.dispose()
-    click.echo(f"{_describe(url)} is at revision {now}")
+    click.echo(f"{safe_url(url)} is at revision {now}")
 
 
 @db.command("downgrade")
@@ -50,7 +44,7 @@ def downgrade_command(revision: str) -> None:
         now = downgrade(engine, revision)
     finally:
         engine.dispose()
-    click.echo(f"{_describe(url)} is at revision {now or 'base'}")
+    click.echo(f"{safe_url(url)} is at revision {now or 'base'}")
 
 
 @db.command("current")

@@ -8,6 +8,8 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from xero_pipelines.db.engine import database_url, redact
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -35,7 +37,8 @@ def one_line_errors(
 
 
 def describe(exc: BaseException) -> str:
-    """One line for `exc`; a driver error is shown without SQLAlchemy's statement echo."""
+    """One line for `exc`; a driver error is shown without SQLAlchemy's statement echo,
+    and never with the database's password (a driver may quote its connection string)."""
     original = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError wraps the driver's error
     text = f"database error: {original}" if original is not None else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
+    return " ".join(redact(text, database_url()).split()) or type(exc).__name__
