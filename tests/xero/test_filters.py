@@ -138,8 +138,41 @@ def test_where_and_or_parenthesise_and_skip_empties():
     assert where_and(a, None, b) == '(Name=="A") AND (IsCustomer==true)'
     assert where_or(a, b) == '(Name=="A") OR (IsCustomer==true)'
     assert where_and(a) == a
-    assert where_and(None, "") is None
     assert where_and(where_or(a, b), a) == f"(({a}) OR ({b})) AND ({a})"
+
+
+@pytest.mark.parametrize("join", [where_and, where_or])
+@pytest.mark.parametrize("clauses", [(), (None,), (None, ""), ("", "")])
+def test_a_join_of_no_clause_is_refused_not_no_filter(join, clauses):
+    """`None` would be sent as no `where` at all: every record instead of none."""
+    with pytest.raises(ValueError, match="no clause would be no filter and match everything"):
+        join(*clauses)
+
+
+@pytest.mark.parametrize("method", ["Contains", "StartsWith", "EndsWith"])
+def test_an_empty_text_method_is_refused(method):
+    """`Name.Contains("")` is true for every contact."""
+    with pytest.raises(ValueError, match=f'Name.{method}\\(""\\) would match every record'):
+        where_method("Name", method, "")
+    assert where_method("Name", method, " ") == f'Name.{method}(" ")'
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "\udc00\ud800"])
+def test_lone_surrogates_are_refused_before_requests(text):
+    """Not encodable as UTF-8: `requests` would fail deep inside with UnicodeEncodeError."""
+    with pytest.raises(ValueError, match="lone surrogate"):
+        string_literal(text)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        where_equals("Name", text)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        where_method("Name", "Contains", text)
+    assert where_equals("Name", "\U0001f600") == 'Name=="\U0001f600"'  # a real astral char
+
+
+@pytest.mark.parametrize("value", ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"])
+def test_non_finite_amounts_are_refused(value):
+    with pytest.raises(ValueError, match="not a finite number"):
+        where_compare("Total", ">", Decimal(value))
 
 
 def test_guid_validation():

@@ -188,5 +188,23 @@ def test_dumps_refuses_what_xero_cannot_take():
         dumps({"x": object()})
 
 
+@pytest.mark.parametrize(
+    "body",
+    [{"Name": "Zo\ud800"}, {"Lines": [{"Description": "\udfff"}]}, {"\udc00": 1}],
+)
+def test_dumps_refuses_lone_surrogates(body):
+    """Not encodable as UTF-8: the client's `.encode("utf-8")` would raise mid-request."""
+    with pytest.raises(ValueError, match="lone surrogate"):
+        dumps(body)
+    assert loads(dumps({"Name": "Zoë \U0001f600"})) == {"Name": "Zoë \U0001f600"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_dumps_refuses_non_finite_floats(value):
+    """`json.dumps` would write `NaN` or `Infinity`, which is not JSON."""
+    with pytest.raises(ValueError):
+        dumps({"Quantity": value})
+
+
 def test_dumps_is_not_fooled_by_marker_like_strings():
     assert loads(dumps({"a": "x:0", "b": Decimal("1.5")})) == {"a": "x:0", "b": Decimal("1.5")}

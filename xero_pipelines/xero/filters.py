@@ -2,7 +2,10 @@
 
 A value taken from the CRM (a name with a quote, `&&` or `||`) must never change the shape
 of the filter: string values become one escaped literal, field names must be identifiers,
-GUIDs are validated, and an empty id list is an error rather than "no filter at all".
+GUIDs are validated, and whatever would silently mean "no filter at all" is an error: an
+empty id list, an empty `Contains`/`StartsWith`/`EndsWith` value, an AND/OR of no clause.
+Values that cannot travel (lone surrogates, NaN or infinite amounts) are refused here,
+with a message, rather than deep inside `requests`.
 
 Xero's `where` is a Dynamic LINQ expression: string literals are double-quoted, with
 backslash escapes (`\\"` and `\\\\`). Real Xero is known to struggle with `"` inside a name
@@ -45,6 +48,9 @@ def string_literal(value: str) -> str:
         raise TypeError(f"not a string: {type(value).__name__}")
     if any(ord(c) < 32 and c not in _ESCAPES for c in value):
         raise ValueError("control characters cannot be filtered on")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        # Not text: it cannot be encoded as UTF-8, so it cannot be put in a URL.
+        raise ValueError(f"a lone surrogate cannot be filtered on: {value!r}")
     return '"' + "".join(_ESCAPES.get(c, c) for c in value) + '"'
 
 
@@ -100,26 +106,40 @@ def where_guid(field: str, value: str | uuid.UUID) -> str:
 
 
 def where_method(field: str, method: str, value: str) -> str:
-    """`Field.Contains("x")`, `.StartsWith` or `.EndsWith`, with `x` escaped."""
+    """`Field.Contains("x")`, `.StartsWith` or `.EndsWith`, with `x` escaped.
+
+    An empty `x` raises: every name contains "", so the filter would match everything.
+    """
     if method not in _METHODS:
         raise ValueError(f"not a where method: {method!r}")
-    return f"{_field(field)}.{method}({string_literal(value)})"
+    rendered = string_literal(value)
+    if value == "":
+        raise ValueError(f'{field}.{method}("") would match every record; skip the filter instead')
+    return f"{_field(field)}.{method}({rendered})"
 
 
-def _join(op: str, clauses: Iterable[str | None]) -> str | None:
+def _join(op: str, clauses: Iterable[str | None]) -> str:
     parts = [c for c in clauses if c]
-    if len(parts) <= 1:
-        return parts[0] if parts else None
+    if not parts:
+        raise ValueError(
+            f"an {op} of no clause would be no filter and match everything; skip the call instead"
+        )
+    if len(parts) == 1:
+        return parts[0]
     return f" {op} ".join(f"({c})" for c in parts)
 
 
-def where_and(*clauses: str | None) -> str | None:
-    """Join clauses with `AND`, each parenthesised so an `OR` inside stays inside."""
+def where_and(*clauses: str | None) -> str:
+    """Join clauses with `AND`, each parenthesised so an `OR` inside stays inside.
+
+    `None` and "" clauses are skipped; if nothing is left, ValueError (not "no filter").
+    """
     return _join("AND", clauses)
 
 
-def where_or(*clauses: str | None) -> str | None:
-    """Join clauses with `OR`, each parenthesised."""
+def where_or(*clauses: str | None) -> str:
+    """Join clauses with `OR`, each parenthesised; refuses an OR of no clause, as
+    `where_and` does."""
     return _join("OR", clauses)
 
 

@@ -29,7 +29,8 @@ def loads(text: str | bytes) -> Any:
 def dumps(body: Any) -> str:
     """Encode a request body; `Decimal` is written as an exact JSON number, never via float.
 
-    Dates become ISO strings and UUIDs their text, as Xero reads them.
+    Dates become ISO strings and UUIDs their text, as Xero reads them. Lone surrogates
+    and non-finite numbers raise ValueError here, not halfway through a request.
     """
     nonce = uuid.uuid4().hex
     numbers: dict[str, str] = {}
@@ -47,7 +48,16 @@ def dumps(body: Any) -> str:
             return str(value)
         raise TypeError(f"cannot send {type(value).__name__} to Xero")
 
-    text = json.dumps(body, default=default, separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: a float NaN or infinity would be written as `NaN`, which is not JSON.
+    text = json.dumps(
+        body, default=default, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not text, cannot be sent
+        raise ValueError(
+            f"cannot send a lone surrogate ({exc.object[exc.start : exc.end]!r}) to Xero"
+        ) from None
     if numbers:
         text = re.sub(f'"{nonce}:\\d+"', lambda m: numbers[m.group(0)], text)
     return text
