@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from tests.xero.connect_helpers import (
     Browser,
@@ -14,6 +15,7 @@ from tests.xero.connect_helpers import (
     sandbox_app,
     stored_tokens,
 )
+from xero_pipelines.db import create_db_engine
 from xero_pipelines.db.models import XeroAccountLink, XeroAccountSummary, XeroConnection
 from xero_pipelines.xero.connection import (
     AlreadyConnectedError,
@@ -241,3 +243,25 @@ def test_connecting_another_organisation_keeps_data_safe(db_engine, app, cipher,
     assert connection_row(db_engine).tenant_id == other
     disconnect(db_engine, app, cipher, purge=True)
     assert connect_flow(db_engine, app, cipher).tenant_name == "Demo Company (Sandbox)"
+
+
+def read_only_url(url: str) -> str:
+    """The same database, opened so that every write fails (as on a read-only replica)."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    return f"{url}?options=-c%20default_transaction_read_only%3Don"
+
+
+def test_a_failed_final_write_revokes_the_fresh_grant(db_url, app, cipher, sandbox):
+    """Nothing was stored, so nothing could ever revoke that grant later."""
+    engine = create_db_engine(read_only_url(db_url))
+    try:
+        with pytest.raises(SQLAlchemyError, match=r"read-only|readonly"):
+            connect_flow(engine, app, cipher)
+        assert connection_row(engine) is None
+    finally:
+        engine.dispose()
+    assert sandbox.stats().get("POST /connect/revocation") == 1
+    state = sandbox.state()
+    assert state["live_refresh_tokens"] == 0
+    assert state["connections"] == 0

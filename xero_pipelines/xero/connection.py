@@ -181,17 +181,23 @@ def connect(
             "reconnect` for that organisation, or `xero-pipelines disconnect --purge` "
             "before connecting another one"
         )
-    with engine.begin() as conn:
-        values = _grant_values(chosen, tokens, cipher)
-        if existing is None:
-            conn.execute(XeroConnection.__table__.insert().values(**values))
-        elif existing.tenant_id == chosen.tenant_id:
-            conn.execute(
-                update(XeroConnection).where(XeroConnection.id == existing.id).values(**values)
-            )
-        else:  # a disconnected organisation with no data left: start afresh
-            conn.execute(delete(XeroConnection).where(XeroConnection.id == existing.id))
-            conn.execute(XeroConnection.__table__.insert().values(**values))
+    try:
+        with engine.begin() as conn:
+            values = _grant_values(chosen, tokens, cipher)
+            if existing is None:
+                conn.execute(XeroConnection.__table__.insert().values(**values))
+            elif existing.tenant_id == chosen.tenant_id:
+                conn.execute(
+                    update(XeroConnection).where(XeroConnection.id == existing.id).values(**values)
+                )
+            else:  # a disconnected organisation with no data left: start afresh
+                conn.execute(delete(XeroConnection).where(XeroConnection.id == existing.id))
+                conn.execute(XeroConnection.__table__.insert().values(**values))
+    except Exception:
+        # Not stored (read-only database, lost connection, no key file): nothing could
+        # ever revoke this grant later, so revoke it now.
+        _discard(app, tokens)
+        raise
     return _result(chosen, tokens, reconnected=False)
 
 
