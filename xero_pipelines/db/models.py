@@ -145,6 +145,9 @@ class XeroExportRequest(Base):
     xero_contact_id: Mapped[str | None] = mapped_column(String(36))
     xero_url: Mapped[str | None] = mapped_column(String(500))
     run_id: Mapped[str | None] = mapped_column(String(64))
+    # The sensor's run key for the run it asked for (the run id is not known until Dagster
+    # launches it); see db/request_queue.py.
+    run_key: Mapped[str | None] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=NOW)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -166,6 +169,9 @@ class XeroDraftRequest(Base):
     xero_document_number: Mapped[str | None] = mapped_column(String(255))
     xero_url: Mapped[str | None] = mapped_column(String(500))
     run_id: Mapped[str | None] = mapped_column(String(64))
+    # The sensor's run key for the run it asked for (the run id is not known until Dagster
+    # launches it); see db/request_queue.py.
+    run_key: Mapped[str | None] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=NOW)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""Xero mirrors, their watermarks, deep links on requests, and the open-requests indexes.
+"""Xero mirrors, their watermarks, deep links and run keys on requests, open-requests indexes.
 
 Revision ID: 0002
 Revises: 0001
@@ -123,6 +123,7 @@ def upgrade() -> None:
     for table in REQUEST_TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("xero_url", sa.String(500)))
+            batch.add_column(sa.Column("run_key", sa.String(128)))
         op.create_index(
             f"ix_{table}_open",
             table,
@@ -136,6 +137,7 @@ def downgrade() -> None:
     for table in REQUEST_TABLES:
         op.drop_index(f"ix_{table}_open", table_name=table)
         with op.batch_alter_table(table) as batch:
+            batch.drop_column("run_key")
             batch.drop_column("xero_url")
     for table in (
         "xero_sync_state",
