@@ -86,3 +86,75 @@ def test_python_dash_m_entry_point() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ---- what the command accepts: loopback only, a real port, counts the admin API also takes ----
+
+
+def _invoke(monkeypatch, *args: str):
+    """Run the CLI command in-process with `serve` replaced: returns (result, serve calls)."""
+    calls: list[dict] = []
+    monkeypatch.setattr("xero_pipelines.sandbox.server.serve", lambda **kw: calls.append(kw))
+    return CliRunner().invoke(sandbox_command, list(args)), calls
+
+
+def test_cli_refuses_a_non_loopback_host_in_one_line(monkeypatch) -> None:
+    """`--host 0.0.0.0` used to expose the unauthenticated admin API to the network."""
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.com"):
+        result, calls = _invoke(monkeypatch, "--host", host)
+        assert result.exit_code == 1 and not calls, result.output
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "--unsafe-expose-admin-api" in result.stderr
+    for host in ("127.0.0.1", "127.0.0.2", "localhost", "::1"):
+        result, calls = _invoke(monkeypatch, "--host", host)
+        assert result.exit_code == 0 and calls[0]["host"] == host, result.output
+        assert calls[0]["expose_admin_api"] is False
+
+
+def test_cli_exposes_the_admin_api_only_when_told_loudly(monkeypatch) -> None:
+    result, calls = _invoke(monkeypatch, "--host", "0.0.0.0", "--unsafe-expose-admin-api")
+    assert result.exit_code == 0, result.output
+    assert calls[0]["host"] == "0.0.0.0" and calls[0]["expose_admin_api"] is True
+    assert "WARNING" in result.output
+
+
+def test_cli_checks_the_port_and_caps_counts_like_the_admin_api(monkeypatch) -> None:
+    """`--port 99999` printed that port and listened on another; counts had no cap."""
+    from xero_pipelines.sandbox.config import MAX_GENERATED
+
+    for args in (
+        ("--port", "99999"),
+        ("--port", "0"),
+        ("--contacts", "1000000000"),
+        ("--invoices", str(MAX_GENERATED + 1)),
+        ("--quotes", "-1"),
+    ):
+        result, calls = _invoke(monkeypatch, *args)
+        assert result.exit_code == 2 and not calls, (args, result.output)
+        assert args[1] in result.output
+    result, calls = _invoke(monkeypatch, "--contacts", str(MAX_GENERATED), "--port", "65535")
+    assert result.exit_code == 0 and calls[0]["contacts"] == MAX_GENERATED
+    admin_cap = requests.Session()  # the admin API refuses the same count the CLI does
+    with SandboxServer() as sb:
+        r = admin_cap.post(f"{sb.url}/_sandbox/seed", json={"contacts": MAX_GENERATED + 1})
+        assert r.status_code == 400 and f"{MAX_GENERATED:,}" in r.json()["error"]
+
+
+def test_servers_refuse_non_loopback_hosts_from_python_too() -> None:
+    import pytest
+
+    from xero_pipelines.sandbox.server import serve
+
+    with pytest.raises(ValueError, match="unsafe-expose-admin-api"):
+        SandboxServer(host="0.0.0.0")
+    with pytest.raises(ValueError, match="loopback"):
+        serve(host="0.0.0.0", port=_free_port())
+    for args in (["--host", "0.0.0.0"], ["--port", "99999"], ["--contacts", "1000000000"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "xero_pipelines.sandbox", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.strip().splitlines()[-1].startswith("python -m xero_pipelines.sandbox")

@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import generator
+from .config import MAX_GENERATED
 from .faults import FaultError
 from .state import Sandbox
 
-MAX_SEED = 5_000_000  # per kind; keeps a typo from filling the machine's memory
 MAX_LIMIT = 10**9  # calls per minute/day, or at once
 LIMIT_KEYS = ("minute", "day", "concurrent", "app_minute")
 CONFIG_KEYS = ("access_token_ttl", "refresh_grace", "code_ttl", "idempotency_window")
@@ -91,7 +91,7 @@ async def seed(request: Request) -> Response:
     sb = _sb(request)
     try:
         body = await _json(request)
-        counts = {k: _whole(body, k, 0, MAX_SEED) for k in ("contacts", "invoices", "quotes")}
+        counts = {k: _whole(body, k, 0, MAX_GENERATED) for k in ("contacts", "invoices", "quotes")}
         seed_value = _whole(body, "seed", 0, 2**63 - 1)
     except (ValueError, TypeError) as exc:
         return _bad(f"invalid seed request: {exc}")

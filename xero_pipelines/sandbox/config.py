@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_GENERATED = 5_000_000
+"""Most records of one kind the generator makes (CLI options and `/_sandbox/seed` alike): keeps a
+typo from filling the machine's memory."""
+
+MAX_REQUEST_BYTES = 3_500_000
+"""Xero refuses request bodies over 3.5 MB (its API limits page); read as 3,500,000 bytes, the
+stricter of the two readings, so a client that fits here fits at Xero too."""
+
 
 @dataclass
 class Limits:

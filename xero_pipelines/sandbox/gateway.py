@@ -17,7 +17,9 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import request_size
 from .accounting.common import Ctx
+from .config import MAX_REQUEST_BYTES
 from .state import Sandbox
 
 API_PREFIX = "/api.xro/2.0"
@@ -46,6 +48,14 @@ def server_error() -> dict[str, Any]:
     )
 
 
+TOO_LARGE = f"the request body is larger than {MAX_REQUEST_BYTES:,} bytes"
+
+
+def too_large_problem() -> dict[str, Any]:
+    """Xero's 413 for a body over its 3.5 MB limit (XeroAPI/Xero-Java#349 shows this body)."""
+    return problem(413, "RequestEntityTooLarge", "PayloadTooLarge")
+
+
 async def send_json(
     send: Send, status: int, body: Any, headers: dict[str, str] | None = None
 ) -> None:
@@ -65,13 +75,19 @@ class Gateway:
         self.sandbox = sandbox
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        receive, too_large = await request_size.guard(scope, receive, MAX_REQUEST_BYTES)
+        if scope["path"].startswith("/_sandbox"):
+            if too_large:
+                await send_json(send, 413, {"error": f"{TOO_LARGE}; the admin API takes less"})
+                return
             await self.app(scope, receive, send)
             return
         sb = self.sandbox
         path, method = scope["path"], scope["method"]
         sb.stats.count(method, path)
-        fate = sb.faults.pick(path)
         is_api = path.startswith(API_PREFIX)
         headers = Headers(scope=scope)
         tenant_hdr = headers.get("xero-tenant-id")
@@ -82,6 +98,10 @@ class Gateway:
             # Xero sends these on every API response, refusals included
             return sb.limiter.headers(tenant_key) if is_api else {}
 
+        if too_large:  # before faults, auth and limits, as Xero's front door refuses it
+            await send_json(send, 413, too_large_problem(), limit_headers())
+            return
+        fate = sb.faults.pick(path)
         if fate.status:
             try:
                 phrase = HTTPStatus(fate.status).phrase

@@ -9,6 +9,7 @@ Typical use in tests::
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -48,6 +49,29 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     return app
 
 
+UNSAFE_FLAG = "--unsafe-expose-admin-api"
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other name may resolve to a public address
+
+
+def check_host(host: str, expose_admin_api: bool = False) -> None:
+    """Refuse a non-loopback host unless asked loudly: `/_sandbox/` has no authentication."""
+    if not expose_admin_api and not is_loopback(host):
+        raise ValueError(
+            f"refusing to listen on {host}: the sandbox's admin API (/_sandbox/) has no "
+            f"authentication, so it listens on loopback only (127.0.0.1, ::1, localhost); "
+            f"pass {UNSAFE_FLAG} to expose it anyway"
+        )
+
+
 def _config(
     contacts: int,
     invoices: int,
@@ -80,8 +104,11 @@ def serve(
     client_id: str = "sandbox",
     client_secret: str = "sandbox",
     quotes: int = 0,
+    expose_admin_api: bool = False,
 ) -> None:
-    """Run the sandbox in the foreground until interrupted."""
+    """Run the sandbox in the foreground until interrupted (loopback only unless
+    `expose_admin_api`; ValueError otherwise)."""
+    check_host(host, expose_admin_api)
     app = create_app(
         _config(contacts, invoices, seed, rate_limits, client_id, client_secret, quotes)
     )
@@ -92,7 +119,7 @@ class SandboxServer:
     """The sandbox on a loopback port in a background thread; `.url`, `.stop()`, context manager.
 
     `port=0` picks a free port. Extra keyword arguments go to `SandboxConfig`
-    (e.g. `access_token_ttl=2`).
+    (e.g. `access_token_ttl=2`). The host must be a loopback address (see `check_host`).
     """
 
     def __init__(
@@ -108,6 +135,7 @@ class SandboxServer:
         quotes: int = 0,
         **config: Any,
     ) -> None:
+        check_host(host)
         # Bind now and hand the socket to uvicorn: no window in which another process (e.g. a
         # parallel test worker) could take a port picked but not yet bound.
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
