@@ -10,6 +10,7 @@ from xero_pipelines import assets
 from xero_pipelines.jobs.imports import xero_import_job, xero_import_schedule
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
+from xero_pipelines.sensors.requests import xero_draft_request_sensor, xero_export_request_sensor
 
 
 def optional_env(name: str) -> dg.EnvVar | None:
@@ -49,5 +50,6 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_package_module(assets),
     jobs=[xero_import_job],
     schedules=[xero_import_schedule],
+    sensors=[xero_export_request_sensor, xero_draft_request_sensor],
     resources=build_resources(),
 )

@@ -12,10 +12,10 @@ from xero_pipelines.db.request_queue import (
     EXPORT_REQUESTS,
     QueuedRow,
     claim_pending,
+    note_pending,
     open_counts,
     pending_query,
     queued_rows,
-    record_run_ids,
     requeue,
     run_key,
 )
@@ -55,12 +55,7 @@ def test_claims_the_oldest_pending_rows_in_batches_with_their_run_keys(db_engine
     for batch in batches:
         for request_id in batch.request_ids:
             row = rows[request_id]
-            assert (row["status"], row["run_key"], row["run_id"], row["attempts"]) == (
-                "queued",
-                batch.run_key,
-                None,
-                1,
-            )
+            assert (row["status"], row["run_key"], row["attempts"]) == ("queued", batch.run_key, 1)
     assert {rows[i]["status"] for i in ids[20:]} == {"pending"}
     assert {r["status"] for i, r in rows.items() if i not in ids} == {"done", "failed"}
     assert open_counts(db_engine, EXPORT_REQUESTS) == {"pending": 5, "queued": 20}
@@ -107,33 +102,22 @@ def test_concurrent_claims_never_take_a_row_twice(db_engine):
     assert {r["attempts"] for r in rows_by_id(db_engine).values()} == {1}
 
 
-def test_run_ids_are_written_once_and_only_onto_queued_rows(db_engine):
-    add_requests(db_engine, n=4)
-    [batch] = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
-    first, second, third, fourth = batch.request_ids
-    t = EXPORT_REQUESTS.table
-    with db_engine.begin() as conn:  # a job claimed `second`; `third` is answered already
-        conn.execute(t.update().where(t.c.id == second).values(run_id="run-of-the-job"))
-        conn.execute(t.update().where(t.c.id == third).values(status="done"))
-
-    written = record_run_ids(db_engine, EXPORT_REQUESTS, {batch.run_key: "run-a", "other": "x"})
-
-    assert written == 2
+def test_pending_rows_are_told_why_they_wait(db_engine):
+    waiting = add_requests(db_engine, n=2)
+    add_requests(db_engine, n=1, status="failed", error="Bad email.")
+    sentence = "Xero is disconnected: an administrator must reconnect."
+    assert note_pending(db_engine, EXPORT_REQUESTS, sentence) == 2
+    assert note_pending(db_engine, EXPORT_REQUESTS, sentence) == 0  # said already
     rows = rows_by_id(db_engine)
-    assert [rows[i]["run_id"] for i in (first, second, third, fourth)] == [
-        "run-a",
-        "run-of-the-job",
-        None,
-        "run-a",
-    ]
+    assert [rows[i]["error"] for i in waiting] == [sentence, sentence]
+    assert [r["error"] for r in rows.values() if r["status"] == "failed"] == ["Bad email."]
 
 
 def test_requeue_puts_rows_back_until_the_last_attempt_then_fails_them(db_engine):
     add_requests(db_engine, n=2)
-    add_requests(db_engine, n=1, attempts=2)
+    add_requests(db_engine, n=1, attempts=2, run_id="run-of-attempt-2")
     [batch] = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
     assert batch.attempts == (1, 1, 3)
-    record_run_ids(db_engine, EXPORT_REQUESTS, {batch.run_key: "run-1"})
     sentence = "Gave up after 3 attempts because the run failed."
 
     done = requeue(
@@ -148,39 +132,60 @@ def test_requeue_puts_rows_back_until_the_last_attempt_then_fails_them(db_engine
     assert done.pending == (first, second) and done.failed == (last,)
     rows = rows_by_id(db_engine)
     for request_id in (first, second):
-        assert (rows[request_id]["status"], rows[request_id]["run_key"]) == ("pending", None)
-        assert (rows[request_id]["run_id"], rows[request_id]["attempts"]) == (None, 1)
+        row = rows[request_id]
+        assert (row["status"], row["run_key"], row["attempts"]) == ("pending", None, 1)
     assert (rows[last]["status"], rows[last]["error"]) == ("failed", sentence)
     assert rows[last]["processed_at"] is not None
+    assert rows[last]["run_id"] == "run-of-attempt-2"  # the queue never clears run_id
 
     again = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
     assert again[0].request_ids == (first, second) and again[0].attempts == (2, 2)
     assert again[0].run_key != batch.run_key
 
 
+def test_requeue_keeps_the_run_id_a_retry_looks_for(db_engine):
+    """A killed run may have written to Xero: its id stays, so the next run looks first."""
+    [request_id] = add_requests(db_engine, n=1)
+    [batch] = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
+    t = EXPORT_REQUESTS.table
+    with db_engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id == request_id).values(run_id="killed-run"))
+    requeue(
+        db_engine,
+        EXPORT_REQUESTS,
+        queued_rows(db_engine, EXPORT_REQUESTS),
+        max_attempts=3,
+        failed_sentence="x",
+    )
+    claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
+    row = rows_by_id(db_engine)[request_id]
+    assert (row["status"], row["run_id"], row["attempts"]) == ("queued", "killed-run", 2)
+    assert row["run_key"] not in (None, batch.run_key)
+
+
 def test_requeue_leaves_rows_that_moved_on_since_they_were_read(db_engine):
     add_requests(db_engine, n=3)
     [batch] = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
     seen = queued_rows(db_engine, EXPORT_REQUESTS)
-    answered, taken, stale = batch.request_ids
+    answered, regiven, stale = batch.request_ids
     t = EXPORT_REQUESTS.table
     with db_engine.begin() as conn:
         conn.execute(t.update().where(t.c.id == answered).values(status="done"))
-        conn.execute(t.update().where(t.c.id == taken).values(run_id="a-live-run"))
+        conn.execute(t.update().where(t.c.id == regiven).values(run_key="another-run"))
 
     done = requeue(db_engine, EXPORT_REQUESTS, seen, max_attempts=3, failed_sentence="x")
 
     assert done.pending == (stale,) and done.failed == ()
     rows = rows_by_id(db_engine)
     assert rows[answered]["status"] == "done"
-    assert (rows[taken]["status"], rows[taken]["run_id"]) == ("queued", "a-live-run")
+    assert (rows[regiven]["status"], rows[regiven]["run_key"]) == ("queued", "another-run")
 
 
-def test_queued_rows_list_each_row_with_its_run(db_engine):
+def test_queued_rows_list_each_row_with_its_run_key(db_engine):
     add_requests(db_engine, n=2)
     [batch] = claim_pending(db_engine, EXPORT_REQUESTS, batch_size=10, max_batches=1)
     assert queued_rows(db_engine, EXPORT_REQUESTS) == [
-        QueuedRow(request_id, batch.run_key, None, 1) for request_id in batch.request_ids
+        QueuedRow(request_id, batch.run_key, 1) for request_id in batch.request_ids
     ]
 
 

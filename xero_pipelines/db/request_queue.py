@@ -1,17 +1,17 @@
 """The request tables as a work queue: the sensors' side of `pending` → `queued`.
 
 The CRM inserts `pending` rows; a sensor tick claims them here and asks Dagster for a run
-per batch. Dagster gives a run its id only when it launches it, so a claimed row first
-carries the sensor's `run_key` (written in the claiming transaction) and gets its
-`run_id` later: from the job, which writes `context.run_id` onto its queued rows when it
-starts (`request_outcomes.claim_for_run`), or from the sensor, which looks the run up by
-its `dagster/run_key` tag. Both write it only where it is still empty, so the first run
-to claim a row owns it.
+per batch. Dagster gives a run its id only when it launches it, so a claimed row carries
+the sensor's `run_key` (written in the claiming transaction), and the sensor follows the
+row's run through the instance by that key (the `dagster/run_key` tag). The job writes
+`run_id` itself when it starts (`request_outcomes.claim_for_run`); this module never
+writes or clears it, so after a retry `run_id` still names the run that may already have
+written to Xero, and the next run looks before it creates.
 
-A row whose run failed, was canceled, ended without an answer for it, or never appeared
-goes back to `pending` (`requeue`) until `attempts` (one per launch) reaches the maximum;
-then it is `failed` with a sentence saying why. Jobs write the outcomes
-(`request_outcomes`); this module never sets `done`.
+A row whose run failed, was canceled, ended without answering it, or never appeared goes
+back to `pending` (`requeue`) until `attempts` (one per launch) reaches the maximum; then
+it is `failed` with a sentence saying why. Jobs write the outcomes (`request_outcomes`);
+this module never sets `done`.
 
 Every read goes through the partial index `ix_<table>_open` (rows `pending` or `queued`),
 so a table with millions of finished rows costs a tick no more than its queue does.
@@ -20,7 +20,7 @@ so a table with millions of finished rows costs a tick no more than its queue do
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, Select, Table, func, select, text, update
@@ -61,7 +61,6 @@ class ClaimedBatch:
 class QueuedRow:
     id: int
     run_key: str | None
-    run_id: str | None
     attempts: int
 
 
@@ -126,7 +125,7 @@ def claim_pending(
             conn.execute(
                 update(t)
                 .where(t.c.id.in_(ids), t.c.status == "pending")
-                .values(status="queued", run_key=key, run_id=None, attempts=t.c.attempts + 1)
+                .values(status="queued", run_key=key, attempts=t.c.attempts + 1)
             )
             subjects = tuple(row[2] for row in rows)
             claimed.append(ClaimedBatch(key, ids, subjects, attempts))
@@ -134,9 +133,9 @@ def claim_pending(
 
 
 def queued_rows(engine: Engine, spec: RequestTable) -> list[QueuedRow]:
-    """Every `queued` row, with the run it was claimed for."""
+    """Every `queued` row, with the run key it was claimed for."""
     t = spec.table
-    query = select(t.c.id, t.c.run_key, t.c.run_id, t.c.attempts).where(*_open(t, "queued"))
+    query = select(t.c.id, t.c.run_key, t.c.attempts).where(*_open(t, "queued"))
     with engine.connect() as conn:
         return [QueuedRow(*row) for row in conn.execute(query.order_by(t.c.id))]
 
@@ -151,19 +150,14 @@ def open_counts(engine: Engine, spec: RequestTable) -> dict[str, int]:
     return counts
 
 
-def record_run_ids(engine: Engine, spec: RequestTable, run_ids: Mapping[str, str]) -> int:
-    """Write each run key's run id onto its `queued` rows that have none yet; returns
-    how many rows got one. A row a job has already claimed keeps that job's run id."""
+def note_pending(engine: Engine, spec: RequestTable, sentence: str) -> int:
+    """Write `sentence` into `error` of every `pending` row that does not say it yet, so
+    the CRM shows why they wait (e.g. Xero is disconnected); returns how many."""
     t = spec.table
-    written = 0
+    stale = (t.c.error.is_(None)) | (t.c.error != sentence)
     with engine.begin() as conn:
-        for key, run_id in run_ids.items():
-            written += conn.execute(
-                update(t)
-                .where(t.c.run_key == key, t.c.status == "queued", t.c.run_id.is_(None))
-                .values(run_id=run_id)
-            ).rowcount
-    return written
+        query = update(t).where(*_open(t, "pending"), stale).values(error=sentence)
+        return conn.execute(query).rowcount
 
 
 def requeue(
@@ -177,8 +171,8 @@ def requeue(
     """Put `rows` (as read by `queued_rows`) back to `pending`, or fail those that have
     had `max_attempts` launches with `failed_sentence`.
 
-    Only rows still `queued` for the same run key and run id move: one that a job
-    answered, or another run claimed, since it was read is left alone.
+    Only rows still `queued` for the same run key move: one that a job answered since
+    it was read, or that was given to another run, is left alone. `run_id` is kept.
     """
     t = spec.table
     pending, failed = [], []
@@ -188,12 +182,11 @@ def requeue(
                 t.c.id == row.id,
                 t.c.status == "queued",
                 t.c.run_key.is_(None) if row.run_key is None else t.c.run_key == row.run_key,
-                t.c.run_id.is_(None) if row.run_id is None else t.c.run_id == row.run_id,
             )
             if row.attempts >= max_attempts:
                 values = {"status": "failed", "error": failed_sentence, "processed_at": utcnow()}
             else:
-                values = {"status": "pending", "run_key": None, "run_id": None}
+                values = {"status": "pending", "run_key": None}
             if conn.execute(update(t).where(*same).values(**values)).rowcount:
                 (failed if values["status"] == "failed" else pending).append(row.id)
     return Requeued(tuple(pending), tuple(failed))
