@@ -3,14 +3,17 @@ and PostgreSQL. Expected figures come from what each test put into the sandbox."
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import func, select
 
+from tests.assets.gateway import sandbox_gateway
 from xero_pipelines.assets.xero import (
     ITEM_COUNT_CHECK,
     xero_contacts,
@@ -169,3 +172,187 @@ def test_a_full_import_costs_one_call_per_page_and_a_quiet_run_one_call(
         assert check(quiet, asset).passed
     assert meta(quiet, "xero_contacts")["watermark"] == watermark.isoformat()
     assert sync_state(db_url, connected_tenant, "xero_contacts").rows_total == 2500
+
+
+# ---- incremental runs ------------------------------------------------------------------
+
+
+def test_an_incremental_run_picks_up_what_changed_and_keeps_what_was_archived(
+    sandbox, xero_resources, xero_user, db_url, connected_tenant
+):
+    sandbox.seed(contacts=0, invoices=0)  # an empty organisation with its currencies enabled
+    alice = xero_user.create_contact("Alice Ltd", EmailAddress="alice@example.com")
+    bob = xero_user.create_contact("Bob & Sons")
+    carol = xero_user.create_contact("Carol Café")
+    to_void = xero_user.create_invoice(alice, "100.00")["InvoiceID"]
+    kept = xero_user.create_invoice(bob, "250.50")["InvoiceID"]
+    assets = [xero_contacts, xero_invoices]
+    first = materialize(assets, xero_resources)
+    assert meta(first, "xero_contacts")["rows_inserted"] == 3
+    assert meta(first, "xero_invoices")["rows_inserted"] == 2
+
+    renamed = "O'Brien \"Best\" Plumbing & Zoë's Café"
+    xero_user.update_contact(alice, Name=renamed)
+    xero_user.update_contact(bob, ContactStatus="ARCHIVED")
+    xero_user.update_invoice(to_void, Status="VOIDED")
+    usd = xero_user.create_invoice(carol, "99.99", CurrencyCode="USD", CurrencyRate="0.612345")
+    before = api_calls(sandbox)
+    second = materialize(assets, xero_resources)
+
+    assert calls_since(sandbox, before) == {"Contacts": 1, "Invoices": 1}
+    contacts_meta, invoices_meta = meta(second, "xero_contacts"), meta(second, "xero_invoices")
+    assert contacts_meta["if_modified_since"] != "none"
+    assert (contacts_meta["rows_inserted"], contacts_meta["rows_updated"]) == (0, 2)
+    assert contacts_meta["rows_archived"] == 1
+    assert (invoices_meta["rows_inserted"], invoices_meta["rows_updated"]) == (1, 1)
+    assert invoices_meta["rows_archived"] == 1
+    assert "VOIDED" in invoices_meta["preview"] and "USD" in invoices_meta["preview"]
+    by_id = {
+        r.contact_id: r
+        for r in rows(db_url, XeroContactRow, "contact_id", "name", "contact_status", "raw")
+    }
+    assert by_id[alice].name == by_id[alice].raw["Name"] == renamed
+    assert (by_id[bob].name, by_id[bob].contact_status) == ("Bob & Sons", "ARCHIVED")
+    assert by_id[carol].contact_status == "ACTIVE"
+    invoices = {
+        r.invoice_id: r
+        for r in rows(
+            db_url,
+            XeroInvoiceRow,
+            "invoice_id",
+            "status",
+            "total",
+            "amount_due",
+            "currency_code",
+            "currency_rate",
+        )
+    }
+    assert invoices[to_void].status == "VOIDED"  # kept, with its status
+    assert invoices[kept].status == "AUTHORISED"
+    assert invoices[kept].amount_due == Decimal("250.50")
+    foreign = invoices[usd["InvoiceID"]]
+    assert (foreign.currency_code, foreign.currency_rate) == ("USD", Decimal("0.612345"))
+    assert foreign.total == Decimal("99.99")
+    state = sync_state(db_url, connected_tenant, "xero_invoices")
+    assert state.watermark == max_updated(db_url, XeroInvoiceRow)
+    assert state.rows_total == 3
+
+
+def test_a_full_refresh_reads_and_rewrites_everything(sandbox, xero_resources, xero_user, db_url):
+    ids = [xero_user.create_contact(f"Customer {n}") for n in range(3)]
+    materialize([xero_contacts], xero_resources)
+    before = api_calls(sandbox)
+    refreshed = materialize([xero_contacts], xero_resources, full_refresh=True)
+    m = meta(refreshed, "xero_contacts")
+    assert m["full_refresh"] is True and m["if_modified_since"] == "none"
+    assert (m["rows_read"], m["rows_unchanged"], m["rows_inserted"]) == (3, 3, 0)
+    assert calls_since(sandbox, before) == {"Contacts": 1}
+    assert sorted(r.contact_id for r in rows(db_url, XeroContactRow, "contact_id")) == sorted(ids)
+
+
+# ---- bad data and failures -------------------------------------------------------------
+
+NOISE = Decimal("201.10000000000002")
+
+
+def foreign_emulator(path: str, page: int | None, body: dict[str, Any]) -> dict[str, Any]:
+    """What a careless Xero emulator sends: a contact without a name, a malformed date,
+    and amounts with binary float noise."""
+    for record in body.get("Contacts", []):
+        if record["Name"] == "Nameless":
+            record["Name"] = ""
+        if record["Name"] == "Bad Date":
+            record["UpdatedDateUTC"] = "/Date(not-a-date)/"
+    for record in body.get("Invoices", []):
+        record["Total"] = record["AmountDue"] = NOISE
+    return body
+
+
+def test_bad_records_are_reported_and_skipped_and_noise_is_rounded_once(
+    sandbox, make_xero_resource, xero_user, db_url, connected_tenant
+):
+    good = xero_user.create_contact("Good & Proper Ltd")
+    nameless = xero_user.create_contact("Nameless")
+    bad_date = xero_user.create_contact("Bad Date")
+    invoice = xero_user.create_invoice(good, "201.10")["InvoiceID"]
+    instance = dg.DagsterInstance.ephemeral()
+    with sandbox_gateway(sandbox.url) as gateway:
+        gateway.edit = foreign_emulator
+        xero = make_xero_resource(api_url=gateway.url)
+        result = dg.materialize(
+            [xero_contacts, xero_invoices],
+            resources={"crm": xero.crm, "xero": xero},
+            instance=instance,
+        )
+    assert result.success  # the run goes on
+    m = meta(result, "xero_contacts")
+    assert (m["rows_inserted"], m["rows_skipped"], m["rows_read"]) == (1, 2, 3)
+    assert check(result, "xero_contacts").passed  # every record Xero counted was read
+    reported = {s["id"]: s["reason"] for s in m["skipped_records"]}
+    assert reported == {
+        nameless: "Name is missing",
+        bad_date: "UpdatedDateUTC: not a Xero date: '/Date(not-a-date)/'",
+    }
+    warnings = [
+        e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING
+    ]
+    assert any(nameless in w and bad_date in w for w in warnings), warnings
+    assert [r.contact_id for r in rows(db_url, XeroContactRow, "contact_id")] == [good]
+    (stored,) = rows(db_url, XeroInvoiceRow, "invoice_id", "total", "amount_due", "raw")
+    assert stored.invoice_id == invoice
+    assert stored.total == stored.amount_due == Decimal("201.10")  # rounded once, on write
+    assert stored.raw["Total"] == NOISE  # the record as it was sent
+
+
+def test_a_503_storm_is_retried_and_the_read_is_whole(
+    sandbox, xero_resources, db_url, connected_tenant
+):
+    sandbox.seed(contacts=2500, seed=3)
+    sandbox.faults(status=503, count=3, path="/api.xro/2.0/Contacts")
+    before = api_calls(sandbox)
+    result = materialize([xero_contacts], xero_resources)
+    m = meta(result, "xero_contacts")
+    assert m["xero_retries"] == 3
+    assert calls_since(sandbox, before) == {"Contacts": 3 + 3}
+    assert m["rows_inserted"] == count(db_url, XeroContactRow) == 2500
+    assert check(result, "xero_contacts").passed
+
+
+def test_a_page_that_keeps_failing_fails_the_step_and_the_watermark_stays(
+    sandbox, make_xero_resource, xero_user, db_url, connected_tenant, fast_retries
+):
+    sandbox.seed(contacts=2500, seed=5)
+    with sandbox_gateway(sandbox.url) as gateway:
+        xero = make_xero_resource(api_url=gateway.url)
+        resources = {"crm": xero.crm, "xero": xero}
+        gateway.fail_page = {3: 503}
+        failed = materialize([xero_contacts], resources, raise_on_error=False)
+        assert not failed.success
+        assert gateway.failed == 6  # the client tried page 3 six times
+        # page 1 was stored, page 2 not yet, and no watermark claims either
+        assert count(db_url, XeroContactRow) == 1000
+        assert sync_state(db_url, connected_tenant, "xero_contacts") is None
+
+        gateway.fail_page = {}
+        rerun = materialize([xero_contacts], resources)
+        m = meta(rerun, "xero_contacts")
+        assert (m["rows_inserted"], m["rows_unchanged"]) == (1500, 1000)
+        watermark = sync_state(db_url, connected_tenant, "xero_contacts").watermark
+        assert watermark == max_updated(db_url, XeroContactRow)
+
+        # A newer change, then a full refresh that dies on page 3: the watermark stays.
+        (first,) = xero_user.get("Contacts", page=1, pageSize=1, includeArchived="true")["Contacts"]
+        xero_user.update_contact(first["ContactID"], EmailAddress="new@example.com")
+        gateway.fail_page = {3: 503}
+        assert not materialize(
+            [xero_contacts], resources, full_refresh=True, raise_on_error=False
+        ).success
+        assert sync_state(db_url, connected_tenant, "xero_contacts").watermark == watermark
+
+        gateway.fail_page = {}
+        caught_up = materialize([xero_contacts], resources)
+    assert meta(caught_up, "xero_contacts")["if_modified_since"] != "none"
+    (email,) = rows(db_url, XeroContactRow, "email_address", contact_id=first["ContactID"])
+    assert email == ("new@example.com",)
+    after = sync_state(db_url, connected_tenant, "xero_contacts").watermark
+    assert after > watermark and after == max_updated(db_url, XeroContactRow)
