@@ -16,14 +16,20 @@ from sqlalchemy import func, select
 from tests.assets.gateway import sandbox_gateway
 from xero_pipelines.assets.xero import (
     ITEM_COUNT_CHECK,
+    ORGANISATION_CHECK,
     xero_contacts,
+    xero_credit_notes,
     xero_invoices,
+    xero_organisation,
     xero_revenue_accounts,
 )
 from xero_pipelines.db import create_db_engine
 from xero_pipelines.db.mirrors import (
     XeroContactRow,
+    XeroCreditNoteRow,
     XeroInvoiceRow,
+    XeroOrganisationRow,
+    XeroRevenueAccountRow,
 )
 from xero_pipelines.db.sync_state import read_sync_state
 
@@ -356,3 +362,148 @@ def test_a_page_that_keeps_failing_fails_the_step_and_the_watermark_stays(
     assert email == ("new@example.com",)
     after = sync_state(db_url, connected_tenant, "xero_contacts").watermark
     assert after > watermark and after == max_updated(db_url, XeroContactRow)
+
+
+# ---- credit notes, payments, merges ----------------------------------------------------
+
+
+def create_credit_note(xero_user, contact_id: str, amount: str) -> str:
+    note = {
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": contact_id},
+        "Date": "2026-01-06",
+        "LineAmountTypes": "NoTax",
+        "LineItems": [
+            {"Description": "Refund", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}
+        ],
+        "Status": "AUTHORISED",
+    }
+    return xero_user.put("CreditNotes", {"CreditNotes": [note]})["CreditNotes"][0]["CreditNoteID"]
+
+
+def test_credit_notes_payments_and_merges_reach_the_mirrors(
+    sandbox, xero_resources, xero_user, db_url, connected_tenant
+):
+    dana = xero_user.create_contact("Dana Ltd")
+    eve = xero_user.create_contact("Eve Ltd")
+    credited = xero_user.create_invoice(dana, "300.00")["InvoiceID"]
+    to_pay = xero_user.create_invoice(dana, "80.00")["InvoiceID"]
+    eves = xero_user.create_invoice(eve, "45.00")["InvoiceID"]
+    allocated = create_credit_note(xero_user, dana, "100.00")
+    unallocated = create_credit_note(xero_user, dana, "50.00")
+    allocation = {"Amount": "60.00", "Invoice": {"InvoiceID": credited}, "Date": "2026-01-07"}
+    xero_user.put(f"CreditNotes/{allocated}/Allocations", {"Allocations": [allocation]})
+    assets = [xero_contacts, xero_invoices, xero_credit_notes]
+    first = materialize(assets, xero_resources)
+    assert meta(first, "xero_credit_notes")["rows_inserted"] == 2
+    assert check(first, "xero_credit_notes").passed
+
+    notes = {
+        r.credit_note_id: r
+        for r in rows(
+            db_url, XeroCreditNoteRow, "credit_note_id", "total", "remaining_credit", "type", "raw"
+        )
+    }
+    assert (notes[allocated].total, notes[allocated].remaining_credit) == (
+        Decimal("100.00"),
+        Decimal("40.00"),
+    )
+    assert (notes[unallocated].total, notes[unallocated].remaining_credit) == (
+        Decimal("50.00"),
+        Decimal("50.00"),
+    )
+    (kept,) = notes[allocated].raw["Allocations"]
+    assert (kept["Amount"], kept["Invoice"]["InvoiceID"]) == (Decimal("60.00"), credited)
+    (invoice,) = rows(db_url, XeroInvoiceRow, "amount_due", "amount_credited", invoice_id=credited)
+    assert invoice == (Decimal("240.00"), Decimal("60.00"))
+
+    sandbox.pay_invoice(to_pay, "80.00")
+    sandbox.merge_contacts(eve, dana)
+    before = api_calls(sandbox)
+    second = materialize(assets, xero_resources)
+    assert calls_since(sandbox, before) == {"Contacts": 1, "Invoices": 1, "CreditNotes": 1}
+    assert meta(second, "xero_invoices")["rows_updated"] == 1  # the payment; the merge
+    assert meta(second, "xero_contacts")["rows_updated"] == 1  # moved documents silently
+    (paid,) = rows(db_url, XeroInvoiceRow, "status", "amount_due", "amount_paid", invoice_id=to_pay)
+    assert paid == ("PAID", Decimal("0.00"), Decimal("80.00"))
+    in_xero = xero_user.get(f"Contacts/{eve}")["Contacts"][0]
+    (merged,) = rows(
+        db_url, XeroContactRow, "merged_to_contact_id", "contact_status", contact_id=eve
+    )
+    assert merged == (dana, in_xero["ContactStatus"])
+    assert meta(second, "xero_contacts")["rows_archived"] == int(
+        in_xero["ContactStatus"] == "ARCHIVED"
+    )
+    # Xero moves a merged contact's documents without touching their UpdatedDateUTC, so an
+    # incremental read cannot see it (follow MergedToContactID); a full refresh rewrites it.
+    assert rows(db_url, XeroInvoiceRow, "contact_id", invoice_id=eves) == [(eve,)]
+    materialize([xero_invoices], xero_resources, full_refresh=True)
+    assert rows(db_url, XeroInvoiceRow, "contact_id", invoice_id=eves) == [(dana,)]
+
+
+# ---- the small mirrors: revenue accounts and the organisation --------------------------
+
+
+def test_revenue_accounts_and_the_organisation_are_read_whole_in_one_call_each(
+    sandbox, xero_resources, xero_user, db_url, connected_tenant
+):
+    in_xero = xero_user.get("Accounts", where='Class=="REVENUE"')["Accounts"]
+    assert any(a["Status"] == "ARCHIVED" for a in in_xero)
+    org = xero_user.get("Organisation")["Organisations"][0]
+    assets = [xero_revenue_accounts, xero_organisation]
+    before = api_calls(sandbox)
+    first = materialize(assets, xero_resources)
+    assert calls_since(sandbox, before) == {"Accounts": 1, "Organisation": 1}
+    stored = rows(db_url, XeroRevenueAccountRow, "account_id", "code", "status", "account_type")
+    assert sorted(stored) == sorted(
+        (a["AccountID"], a["Code"], a["Status"], a["Type"]) for a in in_xero
+    )
+    assert meta(first, "xero_revenue_accounts")["rows_inserted"] == len(in_xero)
+    (row,) = rows(
+        db_url,
+        XeroOrganisationRow,
+        "tenant_id",
+        "organisation_id",
+        "name",
+        "short_code",
+        "base_currency",
+        "timezone",
+    )
+    assert row == (
+        connected_tenant,
+        org["OrganisationID"],
+        org["Name"],
+        org["ShortCode"],
+        org["BaseCurrency"],
+        org["Timezone"],
+    )
+    assert check(first, "xero_organisation", ORGANISATION_CHECK).passed
+
+    sandbox.set_account_status("260", "ARCHIVED")
+    sandbox.organisation(name="Renamed & Sons (NZ)")
+    second = materialize(assets, xero_resources)
+    accounts_meta = meta(second, "xero_revenue_accounts")
+    assert (accounts_meta["rows_updated"], accounts_meta["rows_archived"]) == (1, 1)
+    assert accounts_meta["rows_unchanged"] == len(in_xero) - 1
+    assert rows(db_url, XeroRevenueAccountRow, "status", code="260") == [("ARCHIVED",)]
+    assert meta(second, "xero_organisation")["rows_updated"] == 1
+    assert rows(db_url, XeroOrganisationRow, "name") == [("Renamed & Sons (NZ)",)]
+
+    quiet = materialize(assets, xero_resources)
+    assert meta(quiet, "xero_organisation")["rows_unchanged"] == 1
+    assert meta(quiet, "xero_revenue_accounts")["rows_unchanged"] == len(in_xero)
+
+
+def test_the_organisation_check_fails_without_a_short_code(sandbox, make_xero_resource, db_url):
+    def no_short_code(path: str, page: int | None, body: dict[str, Any]) -> dict[str, Any]:
+        for org in body.get("Organisations", []):
+            org["ShortCode"] = ""
+        return body
+
+    with sandbox_gateway(sandbox.url) as gateway:
+        gateway.edit = no_short_code
+        xero = make_xero_resource(api_url=gateway.url)
+        result = materialize([xero_organisation], {"crm": xero.crm, "xero": xero})
+    evaluation = check(result, "xero_organisation", ORGANISATION_CHECK)
+    assert not evaluation.passed
+    assert evaluation.metadata["missing"].value == "short_code"
