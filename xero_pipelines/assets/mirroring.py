@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine
 
+from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.sync_state import count_rows, read_sync_state, save_sync_state
 from xero_pipelines.db.upsert import UpsertCounts, upsert_rows
 from xero_pipelines.xero.client import XeroClient
@@ -218,8 +219,13 @@ def _write(
     final_watermark: datetime | None = None,
     synced_at: datetime | None = None,
 ) -> None:
-    """One transaction: a page's rows and, with the last page, the mirror's state."""
-    with engine.begin() as conn:
+    """One transaction: a page's rows and, with the last page, the mirror's state.
+
+    It takes the write lock first (`BEGIN IMMEDIATE` on SQLite): a deferred transaction
+    that reads the stored versions and then writes fails at once ("database is locked")
+    when another connection committed in between, e.g. the token store recording Xero's
+    limit headers from a fetch thread."""
+    with locked_transaction(engine) as conn:
         result = upsert_rows(
             conn, spec.kind.table, rows, compare=spec.compare, rewrite_unchanged=rewrite
         )
