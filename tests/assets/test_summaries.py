@@ -192,3 +192,62 @@ def organisation_table():
     from xero_pipelines.db.mirrors import XeroOrganisationRow
 
     return XeroOrganisationRow.__table__
+
+
+# ---- against the sandbox: the mirrors, the import, the links, the summaries, the check ------
+
+
+def test_the_pipeline_agrees_with_xeros_own_balances(sandbox, db_engine, xero_resources, xero_user):
+    from xero_pipelines.assets.crm import crm_accounts
+    from xero_pipelines.assets.links import xero_account_links
+    from xero_pipelines.assets.summaries import _sample, balances_match_xero
+    from xero_pipelines.assets.xero import (
+        xero_contacts,
+        xero_credit_notes,
+        xero_invoices,
+        xero_organisation,
+    )
+    from xero_pipelines.xero.settings_store import set_setting
+
+    sandbox.seed(contacts=300, invoices=3000, credit_notes=300, seed=8)
+    set_setting(db_engine, "import_customers", "true")  # every customer gets an account
+    mirrors = [xero_contacts, xero_invoices, xero_credit_notes, xero_organisation]
+    ours = [crm_accounts, xero_account_links, xero_account_summaries]
+    result = dg.materialize(
+        [*mirrors, *ours, balances_match_xero, summaries_cover_the_links],
+        resources=xero_resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (check,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "balances_match_xero"
+    ]
+    data = {k: v.value for k, v in check.metadata.items()}
+    assert check.passed, data["mismatched_contacts"]
+    assert (data["sampled"], data["mismatches"], data["xero_calls"]) == (50, 0, 1)
+    summaries = metadata(result)
+    assert summaries["linked_accounts"] >= 50 and summaries["currency_code"] == "NZD"
+
+    # Xero moves on after the import (a whole unpaid invoice is voided): the check sees it.
+    with db_engine.connect() as conn:
+        sampled = [contact for _, contact, _, _ in _sample(conn, 50)]
+        i = INVOICES.c
+        invoice_id, contact_id = conn.execute(
+            select(i.invoice_id, i.contact_id)
+            .where(
+                i.contact_id.in_(sampled),
+                i.status == "AUTHORISED",
+                i.amount_due == i.total,
+                i.amount_credited == 0,
+            )
+            .order_by(i.invoice_id)
+            .limit(1)
+        ).one()
+    xero_user.update_invoice(invoice_id, Status="VOIDED")
+    later = balances_match_xero(crm=xero_resources["crm"], xero=xero_resources["xero"])
+    assert later.passed is False
+    problems = {
+        r.data["xero_contact_id"]: r.data["problem"]
+        for r in later.metadata["mismatched_contacts"].value.records
+    }
+    assert list(problems) == [contact_id] and "Outstanding" in problems[contact_id]

@@ -38,6 +38,7 @@ from xero_pipelines.db.models import XeroAccountSummary
 from xero_pipelines.db.types import utcnow
 from xero_pipelines.domain.summaries import (
     NO_DOCUMENTS,
+    ZERO,
     ContactFigures,
     RateGroup,
     UnknownTimezoneError,
@@ -332,58 +333,45 @@ def _money(value: Any) -> Decimal | None:
 @dg.asset_check(
     asset=xero_account_summaries,
     description=(
-        "For up to 50 linked contacts, Xero's own Balances.AccountsReceivable agree with the "
-        "summaries: Outstanding equals the mirrored AUTHORISED invoices' AmountDue (the "
-        "balance before unallocated credit notes) and the stored balance is that less the "
-        "unallocated credit; Overdue equals overdue_amount (or the amount as of the UTC "
-        "date, Xero's own today). Costs one Xero call: GET Contacts?IDs=... (none when "
-        "nothing is linked)."
+        "For up to 50 linked contacts (those owing first), Xero's own "
+        "Balances.AccountsReceivable agree with the mirror and the summaries. Xero sums "
+        "Outstanding (AUTHORISED invoices' AmountDue less AUTHORISED credit notes' "
+        "RemainingCredit) and Overdue (invoices due before its today) without converting "
+        "currencies, so each is compared with the mirror's documents summed the same way; "
+        "the stored balance and overdue_amount must equal the same documents converted to "
+        "base currency (the same figures when a contact deals in the base currency only). "
+        "Costs one Xero call: GET Contacts?IDs=... (none when nothing is linked)."
     ),
 )
 def balances_match_xero(crm: CrmDatabase, xero: XeroResource) -> dg.AssetCheckResult:
-    now = utcnow()
     with crm.engine().connect() as conn:
         tenant = connected_tenant(conn)
         sample = _sample(conn, CHECK_SAMPLE)
         if not sample:
             return dg.AssetCheckResult(passed=True, metadata={"sampled": 0, "xero_calls": 0})
         ids = [contact_id for _, contact_id, _, _ in sample]
-        today, _ = organisation_today(read_organisation(conn, tenant)["timezone"], now)
-        invoices = contact_figures(invoice_groups(conn, tenant, today, ids))
-        as_of_utc = contact_figures(invoice_groups(conn, tenant, now.date(), ids))
-        net = contact_figures(
-            invoice_groups(conn, tenant, today, ids) + credit_note_groups(conn, tenant, ids)
-        )
+        today, _ = organisation_today(read_organisation(conn, tenant)["timezone"], utcnow())
+        groups = invoice_groups(conn, tenant, today, ids) + credit_note_groups(conn, tenant, ids)
     client = xero.get_client()
     calls_before = client.metadata()["xero_calls"]
     body = client.get("Contacts", {"IDs": ids_param(ids), "page": 1})
     theirs = {
-        str(c.get("ContactID")).lower(): (c.get("Balances") or {}).get("AccountsReceivable") or {}
+        str(c.get("ContactID")).lower(): (c.get("Balances") or {}).get("AccountsReceivable")
         for c in body.get("Contacts") or []
     }
+    unconverted = _unconverted(groups)
+    converted = contact_figures(groups)
     mismatches = []
     for account_id, contact_id, balance, overdue in sample:
-        ar = theirs.get(contact_id.lower())
-        mine_inv = invoices.get(contact_id, NO_DOCUMENTS)
-        expected = {
-            "outstanding": mine_inv.balance,
-            "overdue": {
-                mine_inv.overdue_amount,
-                as_of_utc.get(contact_id, NO_DOCUMENTS).overdue_amount,
-            },
-            "balance": net.get(contact_id, NO_DOCUMENTS).balance,
-        }
-        problem = _compare(ar, balance, overdue, expected)
+        problem = _compare(
+            theirs.get(contact_id.lower()),
+            (balance, overdue),
+            unconverted.get(contact_id, (ZERO, ZERO)),
+            converted.get(contact_id, NO_DOCUMENTS),
+        )
         if problem:
-            mismatches.append(
-                dg.TableRecord(
-                    {
-                        "crm_account_id": account_id,
-                        "xero_contact_id": contact_id,
-                        "problem": problem,
-                    }
-                )
-            )
+            record = {"crm_account_id": account_id, "xero_contact_id": contact_id}
+            mismatches.append(dg.TableRecord({**record, "problem": problem}))
     return dg.AssetCheckResult(
         passed=not mismatches,
         severity=dg.AssetCheckSeverity.WARN,
@@ -405,19 +393,33 @@ MISMATCH_SCHEMA = dg.TableSchema(
 )
 
 
+def _unconverted(groups: Iterable[RateGroup]) -> dict[str, tuple[Decimal, Decimal]]:
+    """(outstanding, overdue) per contact summed in each document's own currency, as
+    Xero's Balances are."""
+    cents: dict[str, list[int]] = {}
+    for g in groups:
+        acc = cents.setdefault(g.contact_id, [0, 0])
+        acc[0] += g.balance_cents
+        acc[1] += g.overdue_cents
+    return {c: (Decimal(b).scaleb(-2), Decimal(o).scaleb(-2)) for c, (b, o) in cents.items()}
+
+
 def _compare(
-    ar: dict[str, Any] | None, balance: Decimal, overdue: Decimal, expected: dict[str, Any]
+    ar: dict[str, Any] | None,
+    stored: tuple[Decimal, Decimal],
+    unconverted: tuple[Decimal, Decimal],
+    converted: ContactFigures,
 ) -> str | None:
     """One sentence on what disagrees, or None."""
     if ar is None:
-        return "Xero did not return this contact"
-    outstanding, xero_overdue = _money(ar.get("Outstanding")), _money(ar.get("Overdue"))
-    if outstanding != expected["outstanding"]:
-        return f"Xero's Outstanding {outstanding} != mirrored invoices' {expected['outstanding']}"
-    if balance != expected["balance"]:
-        return f"stored balance {balance} != {expected['balance']} from the mirror"
-    if xero_overdue not in expected["overdue"]:
-        return f"Xero's Overdue {xero_overdue} not in {sorted(expected['overdue'])}"
-    if overdue not in expected["overdue"]:
-        return f"stored overdue_amount {overdue} not in {sorted(expected['overdue'])}"
+        return "Xero did not return this contact's receivables"
+    xero_figures = (_money(ar.get("Outstanding")), _money(ar.get("Overdue")))
+    if xero_figures != unconverted:
+        return (
+            f"Xero's Outstanding/Overdue {xero_figures[0]}/{xero_figures[1]} != the mirror's "
+            f"{unconverted[0]}/{unconverted[1]} (unconverted)"
+        )
+    expected = (converted.balance, converted.overdue_amount)
+    if stored != expected:
+        return f"stored balance/overdue {stored[0]}/{stored[1]} != {expected[0]}/{expected[1]}"
     return None
