@@ -7,6 +7,8 @@ import os
 import dagster as dg
 
 from xero_pipelines import assets
+from xero_pipelines.jobs.draft import xero_draft_job
+from xero_pipelines.jobs.export import xero_export_job
 from xero_pipelines.jobs.imports import xero_import_job, xero_import_schedule
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
@@ -48,7 +50,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),
     asset_checks=dg.load_asset_checks_from_package_module(assets),
-    jobs=[xero_import_job],
+    jobs=[xero_import_job, xero_export_job, xero_draft_job],
     schedules=[xero_import_schedule],
     sensors=[xero_export_request_sensor, xero_draft_request_sensor],
     resources=build_resources(),
