@@ -28,16 +28,10 @@ from xero_pipelines.sandbox import SandboxServer
 from xero_pipelines.sandbox import api as sandbox_api
 
 # Xero's OpenAPI files live in the team's shared folder beside the repository
-# (../shared/xero-openapi, as CI lays it out); XERO_OPENAPI_DIR points elsewhere, and a
-# checkout away from the shared folder on the team's machines finds /work/shared.
-_CANDIDATES = [
-    Path(__file__).resolve().parents[3] / "shared" / "xero-openapi",
-    Path("/work/shared/xero-openapi"),
-]
-SPEC_DIR = Path(
-    os.environ.get("XERO_OPENAPI_DIR")
-    or next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
-)
+# (../shared/xero-openapi relative to the repository root, as CI lays it out);
+# XERO_OPENAPI_DIR points elsewhere. Nothing else is searched.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPEC_DIR = Path(os.environ.get("XERO_OPENAPI_DIR") or REPO_ROOT.parent / "shared" / "xero-openapi")
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -86,11 +80,22 @@ ALLOWED_EXTRAS: dict[str, dict[str, Any]] = {
             "ProviderName": {"type": "string"},
             "DateTimeUTC": {"type": "string", "x-is-msdate-time": True},
         }
-        for envelope in ("Contacts", "Invoices", "Quotes", "Accounts")
+        for envelope in (
+            "Contacts",
+            "Invoices",
+            "Quotes",
+            "Accounts",
+            "CreditNotes",
+            "Allocations",
+            "Organisations",
+            "Currencies",
+        )
     },
     # Invoices come with the local-time strings next to the /Date()/ forms (seen in every
     # Xero invoice response, e.g. XeroAPI/Xero-Java#138: "DueDateString": "1917-12-15T00:00:00").
     "Invoice": {"DateString": {"type": "string"}, "DueDateString": {"type": "string"}},
+    # Credit notes too: Xero's own getCreditNotes example shows "DateString": "2019-03-05T00:00:00".
+    "CreditNote": {"DateString": {"type": "string"}},
     # (Quote declares its DateString/ExpiryDateString itself, so it needs none.)
 }
 # Schemas left open: a 400's `Elements` echo the element as it was sent, whatever it held
@@ -250,7 +255,7 @@ def check(
     raw_specs: dict[str, dict[str, Any]],
     strict_specs: dict[str, dict[str, Any]],
 ) -> Checker:
-    sandbox.seed(contacts=30, invoices=150, quotes=15, seed=5)
+    sandbox.seed(contacts=30, invoices=150, quotes=15, credit_notes=40, seed=5)
     sandbox.limits(enabled=False)
     return Checker(sandbox, validators, raw_specs, strict_validators, strict_specs)
 
@@ -499,6 +504,119 @@ def op_get_account(c: Checker) -> None:
     c.call("GET", "/Accounts/{AccountID}", f"/Accounts/{aid}")
 
 
+def _credit_note(cid: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": cid},
+        "LineItems": [LINE],
+        "Date": "2026-11-02",
+        "Reference": "CN conformance",
+        **extra,
+    }
+
+
+def op_get_organisations(c: Checker) -> None:
+    c.call("GET", "/Organisation", "/Organisation")
+
+
+def op_get_currencies(c: Checker) -> None:
+    c.sandbox.enable_currency("EUR")
+    for params in ({}, {"where": 'Code=="NZD"'}, {"order": "Code DESC"}):
+        c.call("GET", "/Currencies", "/Currencies", params=params)
+
+
+def op_get_credit_notes(c: Checker) -> None:
+    for params in (
+        {},
+        {"page": 1},
+        {"page": 2, "pageSize": 5},
+        {"page": 99},
+        {"page": 1, "unitdp": 4, "order": "Date DESC"},
+        {"page": 1, "where": 'Type=="ACCRECCREDIT" AND Status=="PAID"'},
+    ):
+        c.call("GET", "/CreditNotes", "/CreditNotes", params=params)
+
+
+def op_create_credit_notes(c: Checker) -> None:
+    cid = _contact_id(c)
+    _put_three_ways(
+        c,
+        "CreditNotes",
+        [_credit_note(cid), _credit_note(cid, Status="AUTHORISED", Type="ACCPAYCREDIT")],
+        _credit_note(cid, Status="PAID"),
+        [_credit_note(cid), _credit_note(cid, Type="ACCREC")],
+    )
+
+
+def op_update_or_create_credit_notes(c: Checker) -> None:
+    cid = _contact_id(c)
+    nid = _created_id(c, "CreditNotes", _credit_note(cid))
+    c.call(
+        "POST",
+        "/CreditNotes",
+        "/CreditNotes",
+        json={"CreditNotes": [{"CreditNoteID": nid, "Status": "AUTHORISED"}, _credit_note(cid)]},
+    )
+    c.call(
+        "POST",
+        "/CreditNotes",
+        "/CreditNotes",
+        expect=400,
+        json={"CreditNoteID": nid, "Status": "DRAFT"},
+    )
+
+
+def op_get_credit_note(c: Checker) -> None:
+    where = {"page": 1, "where": 'Status=="PAID"'}
+    paid = c.call("GET", "/CreditNotes", "/CreditNotes", params=where).json()["CreditNotes"]
+    assert paid[0]["Allocations"], "a seeded PAID credit note has its allocations"
+    nid = paid[0]["CreditNoteID"]
+    c.call("GET", "/CreditNotes/{CreditNoteID}", f"/CreditNotes/{nid}")
+    c.call("GET", "/CreditNotes/{CreditNoteID}", f"/CreditNotes/{nid}", params={"unitdp": 4})
+    credited = c.call(
+        "GET", "/Invoices", "/Invoices", params={"page": 1, "where": "AmountCredited>0"}
+    ).json()["Invoices"]
+    assert credited[0]["CreditNotes"], "a credited invoice lists the credit notes applied"
+
+
+def op_update_credit_note(c: Checker) -> None:
+    cid = _contact_id(c)
+    nid = _created_id(c, "CreditNotes", _credit_note(cid))
+    c.call(
+        "POST",
+        "/CreditNotes/{CreditNoteID}",
+        f"/CreditNotes/{nid}",
+        json={"LineAmountTypes": "Inclusive", "Reference": "changed"},
+    )
+    c.call(
+        "POST",
+        "/CreditNotes/{CreditNoteID}",
+        f"/CreditNotes/{nid}",
+        expect=400,
+        json={"Status": "PAID"},
+    )
+
+
+def op_create_credit_note_allocation(c: Checker) -> None:
+    cid = _contact_id(c)
+    iid = _created_id(c, "Invoices", _invoice(cid, Status="AUTHORISED"))
+    nid = _created_id(c, "CreditNotes", _credit_note(cid, Status="AUTHORISED"))
+    path = f"/CreditNotes/{nid}/Allocations"
+    spec_path = "/CreditNotes/{CreditNoteID}/Allocations"
+    one = {"Amount": 10, "Invoice": {"InvoiceID": iid}, "Date": "2026-11-03"}
+    c.call("PUT", spec_path, path, json={"Allocations": [one]})
+    c.call("PUT", spec_path, path, expect=400, json={**one, "Amount": 100000})
+    c.call(
+        "PUT",
+        spec_path,
+        path,
+        params={"summarizeErrors": "false"},
+        json={"Allocations": [one, {**one, "Amount": -1}]},
+    )
+    c.call("GET", "/CreditNotes/{CreditNoteID}", f"/CreditNotes/{nid}")
+    c.call("GET", "/Invoices/{InvoiceID}", f"/Invoices/{iid}")
+
+
 def op_get_connections(c: Checker) -> None:
     c.sandbox.add_tenant("Second Conformance Org")
     c.conn = c.sandbox.connect()
@@ -531,6 +649,14 @@ OPERATIONS: dict[str, Callable[[Checker], None]] = {
     "updateQuote": op_update_quote,
     "getAccounts": op_get_accounts,
     "getAccount": op_get_account,
+    "getOrganisations": op_get_organisations,
+    "getCurrencies": op_get_currencies,
+    "getCreditNotes": op_get_credit_notes,
+    "createCreditNotes": op_create_credit_notes,
+    "updateOrCreateCreditNotes": op_update_or_create_credit_notes,
+    "getCreditNote": op_get_credit_note,
+    "updateCreditNote": op_update_credit_note,
+    "createCreditNoteAllocation": op_create_credit_note_allocation,
     "getConnections": op_get_connections,
     "deleteConnection": op_delete_connection,
 }
