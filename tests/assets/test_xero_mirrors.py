@@ -507,3 +507,54 @@ def test_the_organisation_check_fails_without_a_short_code(sandbox, make_xero_re
     evaluation = check(result, "xero_organisation", ORGANISATION_CHECK)
     assert not evaluation.passed
     assert evaluation.metadata["missing"].value == "short_code"
+
+
+# ---- what a read that is not quite Xero's looks like -----------------------------------
+
+
+def test_a_count_that_moves_during_the_read_keeps_the_watermark(
+    sandbox, make_xero_resource, xero_user, db_url, connected_tenant
+):
+    sandbox.seed(contacts=1500, seed=11)
+
+    def count_grows_on_page_2(path: str, page: int | None, body: dict[str, Any]) -> dict:
+        if page == 2:
+            body["pagination"]["itemCount"] += 1  # a record was added under the read
+        return body
+
+    with sandbox_gateway(sandbox.url) as gateway:
+        xero = make_xero_resource(api_url=gateway.url)
+        resources = {"crm": xero.crm, "xero": xero}
+        materialize([xero_contacts], resources)
+        watermark = sync_state(db_url, connected_tenant, "xero_contacts").watermark
+        (first,) = xero_user.get("Contacts", page=1, pageSize=1, includeArchived="true")["Contacts"]
+        xero_user.update_contact(first["ContactID"], EmailAddress="moved@example.com")
+        gateway.edit = count_grows_on_page_2
+        result = materialize([xero_contacts], resources, full_refresh=True)
+    evaluation = check(result, "xero_contacts")
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["item_count_moved_during_read"].value is True
+    assert meta(result, "xero_contacts")["rows_updated"] == 1  # stored, but ...
+    assert sync_state(db_url, connected_tenant, "xero_contacts").watermark == watermark
+
+
+def test_without_pagination_pages_are_read_until_an_empty_one(
+    sandbox, make_xero_resource, db_url, connected_tenant
+):
+    sandbox.seed(contacts=2500, seed=13)
+
+    def no_pagination(path: str, page: int | None, body: dict[str, Any]) -> dict[str, Any]:
+        body.pop("pagination", None)
+        return body
+
+    with sandbox_gateway(sandbox.url) as gateway:
+        gateway.edit = no_pagination
+        xero = make_xero_resource(api_url=gateway.url)
+        before = api_calls(sandbox)
+        result = materialize([xero_contacts], {"crm": xero.crm, "xero": xero})
+    assert calls_since(sandbox, before) == {"Contacts": 4}  # three pages and an empty one
+    assert count(db_url, XeroContactRow) == 2500
+    evaluation = check(result, "xero_contacts")
+    assert not evaluation.passed  # nothing to compare with: said, not hidden
+    assert "no pagination.itemCount" in evaluation.description

@@ -21,6 +21,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,6 +189,16 @@ def _latest(current: datetime | None, rows: list[dict[str, Any]]) -> datetime | 
     return newest if current is None or newest > current else current
 
 
+def _next_watermark(
+    previous: datetime | None, seen: datetime | None, item_count_moved: bool
+) -> datetime | None:
+    """The newest `UpdatedDateUTC` stored, never moved back, and not moved at all when
+    Xero's count changed under the read (a record may have slipped between pages)."""
+    if item_count_moved or seen is None or (previous is not None and previous >= seen):
+        return previous
+    return seen
+
+
 def _note(
     report: MirrorReport, spec: MirrorSpec, mapped: MappedPage, page: Page, logger: Any
 ) -> None:
@@ -270,16 +281,16 @@ def mirror(
     report = MirrorReport(spec.asset, since, previous, full_refresh=full_refresh)
     seen: datetime | None = None
     held: list[dict[str, Any]] = []  # written when the next page arrives, or with the state
-    for page in read_pages(client, spec, since, in_flight=in_flight):
-        mapped = map_page(spec.kind, page.items, tenant_id=tenant_id, synced_at=synced_at)
-        _note(report, spec, mapped, page, logger)
-        seen = _latest(seen, mapped.rows)
-        if held:
-            _write(engine, spec, report, held, tenant_id=tenant_id, rewrite=full_refresh)
-        held = mapped.rows
-    moved = report.item_count_moved
-    watermark = previous if moved or seen is None or (previous and previous >= seen) else seen
-    report.watermark = watermark
+    # closing: a failed write stops the page fetches at once
+    with closing(read_pages(client, spec, since, in_flight=in_flight)) as pages:
+        for page in pages:
+            mapped = map_page(spec.kind, page.items, tenant_id=tenant_id, synced_at=synced_at)
+            _note(report, spec, mapped, page, logger)
+            seen = _latest(seen, mapped.rows)
+            if held:
+                _write(engine, spec, report, held, tenant_id=tenant_id, rewrite=full_refresh)
+            held = mapped.rows
+    report.watermark = _next_watermark(previous, seen, report.item_count_moved)
     _write(
         engine,
         spec,
@@ -287,7 +298,7 @@ def mirror(
         held,
         tenant_id=tenant_id,
         rewrite=full_refresh,
-        final_watermark=watermark,
+        final_watermark=report.watermark,
         synced_at=synced_at,
     )
     return report

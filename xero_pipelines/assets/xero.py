@@ -122,11 +122,21 @@ def _run(
 
 def _item_count_check(report: MirrorReport) -> dg.AssetCheckResult:
     """Every record Xero counted for this read was received (stored or reported skipped)."""
-    passed = report.item_count == report.rows_read and not report.item_count_moved
+    counts = report.item_counts
+    if report.item_count_moved:
+        why = (
+            f"Xero's itemCount moved during the read ({counts[0]} -> {counts[-1]}); the "
+            "watermark was kept, so the next run reads those records again"
+        )
+    elif report.item_count is None:
+        why = "Xero sent no pagination.itemCount; pages were read until an empty one"
+    else:
+        why = f"read {report.rows_read} records, Xero counted {report.item_count}"
     return dg.AssetCheckResult(
         check_name=ITEM_COUNT_CHECK,
-        passed=passed,
+        passed=report.item_count == report.rows_read and not report.item_count_moved,
         severity=dg.AssetCheckSeverity.WARN,
+        description=why,
         metadata={
             "rows_read": report.rows_read,
             "item_count": report.item_count if report.item_count is not None else -1,
