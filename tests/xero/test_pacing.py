@@ -9,20 +9,8 @@ import time
 
 import pytest
 
+from tests.xero.fake_clock import FakeClock
 from xero_pipelines.xero.pacing import Pacer, pacer_for, reset_pacers
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def make(clock: FakeClock, **kw) -> Pacer:
@@ -251,3 +239,13 @@ def test_after_a_429_retry_after_is_the_only_wait():
     pacer.observe(min_remaining=0, day_remaining=None)  # the 429's own headers
     pacer.block_for(2)
     assert pacer.wait_turn() == pytest.approx(2)
+
+
+def test_pause_sleeps_on_the_pacers_clock_and_blocks_nobody_else():
+    """The client's backoff waits on the pacer's clock, so a fake clock drives them too."""
+    clock = FakeClock()
+    pacer = make(clock)
+    pacer.pause(0)
+    pacer.pause(1.5)
+    assert clock.slept == [1.5]
+    assert pacer.wait_turn() == 0  # another caller's turn is not delayed by it

@@ -15,7 +15,9 @@ day. One `Pacer` per tenant (see `pacer_for`) is shared by every thread of the p
   reports it until the reset Xero gave, else for a rolling day after the header, so the
   client fails fast instead of sending calls Xero will refuse.
 
-The clock and sleep are injectable so the maths is unit-testable without waiting.
+The clock and sleep are injectable so the maths is unit-testable without waiting. The
+client waits on them too (`pause`: backoff after a 5xx or a concurrent 429), so one fake
+clock drives every wait of a test.
 """
 
 from __future__ import annotations
@@ -174,6 +176,11 @@ class Pacer:
                         self._day_spent_until = now + self.day_window
                 else:
                     self._day_spent_until = float("-inf")
+
+    def pause(self, seconds: float) -> None:
+        """Sleep on the pacer's clock (one caller's backoff; other threads go on)."""
+        if seconds > 0:
+            self._sleep(seconds)
 
     def block_for(self, seconds: float) -> None:
         """Xero answered a minute 429: no thread starts a call for `seconds`.
