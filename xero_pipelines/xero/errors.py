@@ -1,7 +1,9 @@
 """Exceptions that carry Xero's own words, and never a token.
 
 Everything the client raises derives from `XeroError`, so a job can tell a bad request
-(fail that CRM row, go on) from a lost connection (fail the run fast).
+(fail that CRM row, go on) from a lost connection (fail the run fast). An error caused by
+an answer of Xero's carries its `Xero-Correlation-Id` (`correlation_id`, also at the end of
+the message), the id Xero's support asks for.
 """
 
 from __future__ import annotations
@@ -11,8 +13,18 @@ from datetime import datetime
 RECONNECT_HINT = "Xero connection lost: run `xero-pipelines reconnect`"
 
 
+def with_correlation_id(message: str, correlation_id: str | None) -> str:
+    return f"{message} (Xero correlation id {correlation_id})" if correlation_id else message
+
+
 class XeroError(Exception):
-    """Base of every error the Xero client raises."""
+    """Base of every error the Xero client raises.
+
+    `correlation_id` is Xero's `Xero-Correlation-Id` of the answer that caused it (None when
+    no answer did: not connected, no answer at all, a day budget known to be spent).
+    """
+
+    correlation_id: str | None = None
 
 
 class XeroNotConnectedError(XeroError):
@@ -28,13 +40,16 @@ class XeroConnectionLostError(XeroError):
     Every run fails fast with the reconnect hint until `xero-pipelines reconnect`.
     """
 
-    def __init__(self, reason: str | None = None):
+    def __init__(self, reason: str | None = None, *, correlation_id: str | None = None):
         self.reason = reason
-        super().__init__(f"{RECONNECT_HINT} ({reason})" if reason else RECONNECT_HINT)
+        self.correlation_id = correlation_id
+        message = f"{RECONNECT_HINT} ({reason})" if reason else RECONNECT_HINT
+        super().__init__(with_correlation_id(message, correlation_id))
 
 
 class XeroApiError(XeroError):
-    """Xero answered with an error; `status`, `error_type` and Xero's messages are kept."""
+    """Xero answered with an error; `status`, `error_type`, Xero's messages and its
+    correlation id are kept."""
 
     def __init__(
         self,
@@ -45,14 +60,18 @@ class XeroApiError(XeroError):
         messages: list[str] | None = None,
         method: str | None = None,
         path: str | None = None,
+        correlation_id: str | None = None,
     ):
         self.status = status
         self.error_type = error_type
         self.messages = messages or [message]
         self.method = method
         self.path = path
+        self.correlation_id = correlation_id
         where = f" on {method} {path}" if method and path else ""
-        super().__init__(f"Xero {status}{' ' + error_type if error_type else ''}{where}: {message}")
+        kind = f" {error_type}" if error_type else ""
+        text = f"Xero {status}{kind}{where}: {message}"
+        super().__init__(with_correlation_id(text, correlation_id))
 
 
 class XeroValidationError(XeroApiError):

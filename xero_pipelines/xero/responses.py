@@ -1,11 +1,13 @@
-"""Reading Xero's answers: error bodies into exceptions with Xero's own messages, and the
-headers (`Retry-After`, the limits) that decide what the client does next."""
+"""Reading Xero's answers: error bodies into exceptions with Xero's own messages and its
+correlation id, and the headers (`Retry-After`, the limits) that decide what the client
+does next."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -22,6 +24,29 @@ from .errors import (
 from .parsing import loads
 
 MAX_MESSAGES = 10
+CORRELATION_HEADER = "Xero-Correlation-Id"
+
+
+def correlation_id(resp: requests.Response) -> str | None:
+    """Xero's id for this answer (`Xero-Correlation-Id`), what its support asks for."""
+    return (resp.headers.get(CORRELATION_HEADER) or "").strip() or None
+
+
+def reason_phrase(resp: requests.Response) -> str:
+    """The status line's reason (`Not Found`), or the standard one for the status."""
+    if resp.reason:
+        return str(resp.reason)
+    try:
+        return HTTPStatus(resp.status_code).phrase
+    except ValueError:
+        return f"HTTP {resp.status_code}"
+
+
+def _is_markup(resp: requests.Response, text: str) -> bool:
+    """An HTML (or XML) page, e.g. a gateway's or a web server's error page: its first line
+    says nothing a user can act on."""
+    content_type = (resp.headers.get("Content-Type") or "").lower()
+    return "html" in content_type or "xml" in content_type or text.startswith("<")
 
 
 def int_header(value: str | None) -> int | None:
@@ -73,6 +98,7 @@ def not_authorised(error: XeroApiError) -> XeroAuthenticationError:
         messages=error.messages,
         method=error.method,
         path=error.path,
+        correlation_id=error.correlation_id,
     )
 
 
@@ -88,6 +114,7 @@ def decode_body(resp: requests.Response, method: str, endpoint: str) -> dict[str
             "Xero answered with a body that is not JSON",
             method=method,
             path=endpoint.split(" ", 1)[1],
+            correlation_id=correlation_id(resp),
         ) from None
 
 
@@ -113,7 +140,9 @@ _ERROR_CLASSES: dict[int, type[XeroApiError]] = {
 
 
 def error_from(resp: requests.Response, method: str, endpoint: str) -> XeroApiError:
-    """Xero's error body → the matching exception, carrying Xero's own messages."""
+    """Xero's error body → the matching exception, carrying Xero's own messages and its
+    correlation id. A body that is not Xero's JSON gives its first line, unless it is
+    markup (an HTML error page): then the reason phrase (`Not Found`)."""
     status = resp.status_code
     try:
         body = loads(resp.content) if resp.content else None
@@ -131,16 +160,22 @@ def error_from(resp: requests.Response, method: str, endpoint: str) -> XeroApiEr
         for text in (body.get("Message"), detail, title):
             if isinstance(text, str) and text and text not in messages and not messages:
                 messages.append(text)
-    elif resp.text.strip():
-        messages.append(resp.text.strip().splitlines()[0][:300])
+    elif (text := resp.text.strip()) and not _is_markup(resp, text):
+        messages.append(text.splitlines()[0][:300])
     if not messages:
-        messages.append(resp.reason or f"HTTP {status}")
+        messages.append(reason_phrase(resp))
     if len(messages) > MAX_MESSAGES:
         summary = "; ".join(messages[:MAX_MESSAGES]) + f" (and {len(messages) - MAX_MESSAGES} more)"
     else:
         summary = "; ".join(messages)
     path = endpoint.split(" ", 1)[1]
-    kwargs = {"error_type": error_type, "messages": messages, "method": method, "path": path}
+    kwargs = {
+        "error_type": error_type,
+        "messages": messages,
+        "method": method,
+        "path": path,
+        "correlation_id": correlation_id(resp),
+    }
     if status == 401:
         cls: type[XeroApiError] = (
             XeroTokenExpiredError if error_type == "TokenExpired" else XeroAuthenticationError
@@ -150,7 +185,13 @@ def error_from(resp: requests.Response, method: str, endpoint: str) -> XeroApiEr
     elif status == 429:
         problem = resp.headers.get("X-Rate-Limit-Problem")
         return XeroRateLimitError(
-            summary, problem=problem, retry_after=None, messages=messages, method=method, path=path
+            summary,
+            problem=problem,
+            retry_after=None,
+            messages=messages,
+            method=method,
+            path=path,
+            correlation_id=kwargs["correlation_id"],
         )
     elif status >= 500:
         cls = XeroServerError
