@@ -1,0 +1,260 @@
+"""`xero_draft_job` against the sandbox over real HTTP, on SQLite and PostgreSQL: invoices
+and quotes with the settings' status and reference field, lines with discount and tax type,
+an opportunity without lines, every bad input, Xero's own refusal, a lost connection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from tests.jobs.conftest import JobEnv, calls_between, output_metadata
+from xero_pipelines.db.models import XeroDraftRequest, XeroExportRequest
+from xero_pipelines.db.request_outcomes import DISCONNECTED
+from xero_pipelines.jobs.draft import DRAFT_OP, xero_draft_job
+from xero_pipelines.jobs.tags import XERO_CONCURRENCY_TAG
+from xero_pipelines.xero.settings_store import set_setting
+
+PUT_INVOICES = "PUT /api.xro/2.0/Invoices"
+PUT_QUOTES = "PUT /api.xro/2.0/Quotes"
+
+LINES = [
+    {
+        "description": "Design",
+        "quantity": Decimal("1.5"),
+        "unit_price": Decimal("800.1250"),
+        "discount_rate": Decimal("10"),
+    },
+    {
+        "description": "Hosting",
+        "quantity": Decimal("12"),
+        "unit_price": Decimal("19.99"),
+        "tax_type": "NONE",
+    },
+]
+
+
+@pytest.fixture
+def customer(env: JobEnv) -> int:
+    """A CRM account exported to Xero by the export job, so it is linked."""
+    env.sync_mirrors()
+    account = env.account("Draft Customer Ltd")
+    [request] = env.export_requests({"crm_account_id": account})
+    assert env.run_export([request]).success
+    assert env.requests(XeroExportRequest)[request].status == "done"
+    return account
+
+
+def contact_of(env: JobEnv, account: int) -> str:
+    return env.links()[account][0]
+
+
+def test_the_job_carries_the_xero_concurrency_tag():
+    assert XERO_CONCURRENCY_TAG in xero_draft_job.tags
+
+
+def test_a_draft_invoice_with_the_settings_status_reference_and_lines(env: JobEnv, customer):
+    set_setting(env.engine, "invoice_status", "AUTHORISED")
+    set_setting(env.engine, "invoice_reference_field", "po_number")
+    opportunity = env.opportunity(
+        customer, LINES, name="Website", opportunity_number="OPP-1", po_number="PO-77"
+    )
+    [request] = env.draft_requests({"opportunity_id": opportunity, "revenue_account_code": "200"})
+    before = env.calls()
+
+    result = env.run_draft([request])
+
+    assert result.success
+    assert calls_between(before, env.calls()) == {PUT_INVOICES: 1}
+    row = env.requests(XeroDraftRequest)[request]
+    assert (row.status, row.error) == ("done", None)
+    assert row.xero_document_number.startswith("INV-")
+    assert row.xero_url.endswith(f"InvoiceID={row.xero_document_id}")
+    [invoice] = env.xero_get(f"Invoices/{row.xero_document_id}")["Invoices"]
+    assert (invoice["Type"], invoice["Status"], invoice["Reference"]) == (
+        "ACCREC",
+        "AUTHORISED",
+        "PO-77",
+    )
+    assert invoice["Contact"]["ContactID"] == contact_of(env, customer)
+    assert invoice["InvoiceNumber"] == row.xero_document_number
+    design, hosting = invoice["LineItems"]
+    assert (design["Quantity"], design["DiscountRate"], design["AccountCode"]) == (
+        Decimal("1.5"),
+        Decimal("10"),
+        "200",
+    )
+    assert hosting["TaxType"] == "NONE"
+    # 1.5 x 800.125 less 10% = 1080.16875 → 1080.17 (+15% GST 162.03), 12 x 19.99 = 239.88
+    # with no tax: rounded once per line, by Xero, from the exact unit price.
+    assert invoice["SubTotal"] == Decimal("1320.05")
+    assert invoice["Total"] == Decimal("1482.08")
+    assert invoice["DateString"].startswith(datetime.now(UTC).date().isoformat()[:7])
+    meta = output_metadata(result, DRAFT_OP)
+    assert (meta["done"], meta["xero_calls"]) == (1, 1)
+
+
+def test_a_quote_with_the_quote_status_and_reference_field(env: JobEnv, customer):
+    set_setting(env.engine, "quote_status", "SENT")
+    set_setting(env.engine, "quote_reference_field", "name")
+    opportunity = env.opportunity(customer, LINES, name="Annual plan", opportunity_number="O-2")
+    [request] = env.draft_requests(
+        {"opportunity_id": opportunity, "revenue_account_code": "260", "export_type": "quote"}
+    )
+    before = env.calls()
+
+    assert env.run_draft([request]).success
+
+    assert calls_between(before, env.calls()) == {PUT_QUOTES: 1}
+    row = env.requests(XeroDraftRequest)[request]
+    assert row.status == "done" and row.xero_document_number.startswith("QU-")
+    assert row.xero_url.endswith(f"/quotes/view/{row.xero_document_id}")
+    [quote] = env.xero_get(f"Quotes/{row.xero_document_id}")["Quotes"]
+    assert (quote["Status"], quote["Reference"]) == ("SENT", "Annual plan")
+    assert [line["AccountCode"] for line in quote["LineItems"]] == ["260", "260"]
+
+
+def test_the_setting_decides_when_the_request_does_not(env: JobEnv, customer):
+    set_setting(env.engine, "opportunity_export_type", "quote")
+    opportunity = env.opportunity(customer, LINES, opportunity_number="O-3")
+    [request] = env.draft_requests({"opportunity_id": opportunity, "revenue_account_code": "200"})
+    before = env.calls()
+    assert env.run_draft([request]).success
+    assert calls_between(before, env.calls()) == {PUT_QUOTES: 1}
+    [quote] = env.xero_get(f"Quotes/{env.requests(XeroDraftRequest)[request].xero_document_id}")[
+        "Quotes"
+    ]
+    assert (quote["Status"], quote["Reference"]) == ("DRAFT", "O-3")
+
+
+def test_an_opportunity_without_lines_becomes_one_line(env: JobEnv, customer):
+    opportunity = env.opportunity(
+        customer, name="Retainer", opportunity_number="O-4", amount=Decimal("2500.00")
+    )
+    [request] = env.draft_requests({"opportunity_id": opportunity, "revenue_account_code": "200"})
+    assert env.run_draft([request]).success
+    row = env.requests(XeroDraftRequest)[request]
+    [invoice] = env.xero_get(f"Invoices/{row.xero_document_id}")["Invoices"]
+    [line] = invoice["LineItems"]
+    assert (line["Description"], line["Quantity"], line["UnitAmount"]) == (
+        "Retainer",
+        Decimal("1"),
+        Decimal("2500"),
+    )
+    assert invoice["Status"] == "DRAFT" and invoice["Reference"] == "O-4"
+
+
+def test_bad_input_fails_only_its_own_request(env: JobEnv, customer):
+    unlinked = env.account("Not Exported Ltd")
+    good = env.opportunity(customer, LINES, opportunity_number="GOOD")
+    bad_number = "NaN" if env.engine.dialect.name == "postgresql" else "abc"
+
+    def opp(lines=(), **values):
+        return env.opportunity(customer, lines, opportunity_number="X", **values)
+
+    cases = {
+        "unknown opportunity": ({"opportunity_id": 999_999}, "Opportunity 999999 was not found"),
+        "unlinked account": (
+            {"opportunity_id": env.opportunity(unlinked, LINES)},
+            "This opportunity's account is not linked to Xero yet: export the account first.",
+        ),
+        "no lines, no amount": (
+            {"opportunity_id": opp(amount=Decimal(0))},
+            "The opportunity has no lines and no positive amount",
+        ),
+        "negative quantity": (
+            {"opportunity_id": opp([{**LINES[0], "quantity": Decimal(-2)}])},
+            "Line 1's quantity is negative (-2",
+        ),
+        "price not a number": (
+            {"opportunity_id": opp([{"description": "x", "quantity": 1}])},
+            f"Line 1's price is not a number ('{bad_number}')",
+        ),
+        "discount over 100": (
+            {"opportunity_id": opp([{**LINES[0], "discount_rate": Decimal(150)}])},
+            "Line 1's discount is 150",
+        ),
+        "unknown code": (
+            {"revenue_account_code": "999"},
+            "Revenue account '999' is not one of Xero's revenue accounts",
+        ),
+        "archived code": ({"revenue_account_code": "250"}, "Revenue account '250' is archived"),
+        "expense code": (
+            {"revenue_account_code": "400"},
+            "Revenue account '400' is not one of Xero's revenue accounts",
+        ),
+        "export type": (
+            {"export_type": "order"},
+            "Export type 'order' is neither invoice nor quote",
+        ),
+        "currency": (
+            {"opportunity_id": opp(LINES, currency_code="USD")},
+            "The opportunity's currency USD is not used by the Xero organisation (NZD)",
+        ),
+    }
+    rows = [
+        {"opportunity_id": good, "revenue_account_code": "200", **row} for row, _ in cases.values()
+    ]
+    # The CRM's NUMERIC column holds what it was given: NaN on PostgreSQL, text on SQLite.
+    with env.engine.begin() as conn:
+        price_case = rows[list(cases).index("price not a number")]["opportunity_id"]
+        conn.execute(
+            text(
+                "UPDATE crm_opportunity_lines SET unit_price = "
+                + ("'NaN'::numeric" if bad_number == "NaN" else "'abc'")
+                + " WHERE opportunity_id = :o"
+            ),
+            {"o": price_case},
+        )
+    ids = env.draft_requests({"opportunity_id": good, "revenue_account_code": "200"}, *rows)
+    before = env.calls()
+
+    assert env.run_draft(ids).success
+
+    calls = calls_between(before, env.calls())
+    assert calls.pop("GET /api.xro/2.0/Currencies") == 1  # USD is not the base currency
+    assert calls == {PUT_INVOICES: 1}
+    stored = env.requests(XeroDraftRequest)
+    assert stored[ids[0]].status == "done"
+    for request_id, (name, (_, start)) in zip(ids[1:], cases.items(), strict=True):
+        assert stored[request_id].status == "failed", name
+        assert stored[request_id].error.startswith(start), (name, stored[request_id].error)
+    assert len(env.xero_get("Invoices")["Invoices"]) == 1
+
+
+def test_xeros_own_refusal_is_kept_and_the_rest_of_the_batch_finishes(env: JobEnv, customer):
+    good = env.opportunity(customer, LINES, opportunity_number="OK-1")
+    bogus = env.opportunity(
+        customer, [{**LINES[1], "tax_type": "BOGUS"}], opportunity_number="BAD-1"
+    )
+    ids = env.draft_requests(
+        *({"opportunity_id": o, "revenue_account_code": "200"} for o in (good, bogus))
+    )
+    before = env.calls()
+
+    assert env.run_draft(ids).success
+
+    assert calls_between(before, env.calls()) == {PUT_INVOICES: 1}
+    stored = env.requests(XeroDraftRequest)
+    assert stored[ids[0]].status == "done"
+    assert (stored[ids[1]].status, stored[ids[1]].error) == (
+        "failed",
+        "Xero refused the invoice: The TaxType code 'BOGUS' does not exist or cannot be "
+        "used for this type of transaction.",
+    )
+
+
+def test_a_lost_connection_leaves_every_draft_waiting(env: JobEnv, customer):
+    ids = env.draft_requests(
+        *(
+            {"opportunity_id": env.opportunity(customer, LINES), "revenue_account_code": "200"}
+            for _ in range(2)
+        )
+    )
+    env.sandbox.revoke_app()
+    assert not env.run_draft(ids).success
+    for request_id in ids:
+        row = env.requests(XeroDraftRequest)[request_id]
+        assert (row.status, row.error, row.attempts) == ("pending", DISCONNECTED, 0)
