@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.xero.fake_clock import FakeClock
+from tests.xero.loopback import forwarding_proxy, static_server
 from xero_pipelines.xero.client import XeroClient, idempotency_key
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
+    XeroApiError,
     XeroAuthenticationError,
     XeroConnectionLostError,
     XeroNotFoundError,
@@ -93,6 +96,47 @@ def test_if_modified_since_returns_only_later_changes(sandbox, client):
     assert [c["ContactID"] for p in pages for c in p] == [changed["ContactID"]]
 
 
+def test_pages_without_pagination_are_read_until_an_empty_one(sandbox, tokens):
+    """A foreign emulator pages by 100 whatever `pageSize` says and sends no `pagination`:
+    a page shorter than the asked size is not the last one; only an empty page is."""
+    sandbox.seed(contacts=250, seed=15)
+    with forwarding_proxy(sandbox.url, page_size=100, strip_pagination=True) as proxy:
+        client = XeroClient(proxy.url, tokens, pacer=Pacer(), backoff_base=0.01)
+        pages = list(client.iter_pages("Contacts", "Contacts", ALL))  # pageSize=1000 asked
+    assert [len(p) for p in pages] == [100, 100, 50]
+    assert len({c["ContactID"] for p in pages for c in p}) == 250
+    assert calls(sandbox) == 4  # the empty fourth page ends the read
+
+
+def test_an_endpoint_that_pages_by_100_without_pagination(sandbox, client):
+    """Xero's Quotes page by 100, ignore `pageSize` and carry no `pagination`."""
+    sandbox.seed(contacts=20, quotes=250, seed=16)
+    pages = list(client.iter_pages("Quotes", "Quotes"))
+    assert [len(p) for p in pages] == [100, 100, 50]
+    assert calls(sandbox, "GET /api.xro/2.0/Quotes") == 4
+
+
+def test_a_server_that_ignores_page_does_not_loop_forever(sandbox, client):
+    """Accounts has no paging: every page is the whole list. A page that repeats the one
+    before ends the read instead of looping (`paged=False` saves the second call)."""
+    everything = list(client.iter_pages("Accounts", "Accounts", paged=False))
+    assert list(client.iter_pages("Accounts", "Accounts")) == everything
+    assert calls(sandbox, "GET /api.xro/2.0/Accounts") == 1 + 2
+
+
+def test_get_page_returns_the_items_and_pagination(sandbox, client):
+    sandbox.seed(contacts=25, seed=17)
+    items, pagination = client.get_page("Contacts", "Contacts", ALL, page=2, page_size=10)
+    assert len(items) == 10
+    assert pagination == {"page": 2, "pageSize": 10, "pageCount": 3, "itemCount": 25}
+    third, _ = client.get_page("Contacts", "Contacts", ALL, 3, 10)
+    assert len(third) == 5
+    sandbox.seed(contacts=5, quotes=3, seed=18)
+    quotes, pagination = client.get_page("Quotes", "Quotes", page=1, page_size=None)
+    assert len(quotes) == 3
+    assert pagination is None  # Quotes carry none
+
+
 # ---- filters ------------------------------------------------------------------------------
 
 
@@ -148,64 +192,95 @@ def test_guid_where_filter(sandbox, client):
 # ---- rate limits --------------------------------------------------------------------------
 
 
-def test_a_minute_429_is_waited_out(sandbox, client):
+def fake_paced(make_client, **kw) -> tuple[XeroClient, FakeClock]:
+    """A client whose every wait (pacing, 429s, backoff) is on a fake clock."""
+    clock = FakeClock()
+    return make_client(pacer=Pacer(clock=clock, sleep=clock.sleep, **kw)), clock
+
+
+def test_a_minute_429_is_waited_out(sandbox, make_client):
+    client, clock = fake_paced(make_client)
     sandbox.faults(rate_limit="minute", count=1, retry_after=1)
-    started = time.monotonic()
     body = client.get("Contacts")
     assert "Contacts" in body
-    assert time.monotonic() - started >= 1.0
+    assert clock.slept == [1.0]  # Retry-After, once
     assert client.rate_limit_waits == 1
     assert calls(sandbox) == 2
 
 
-def test_a_day_429_fails_fast_with_the_reset_time(sandbox, client):
+def test_a_day_429_fails_fast_with_the_reset_time(sandbox, make_client):
+    client, clock = fake_paced(make_client)
     sandbox.faults(rate_limit="day", count=1, retry_after=3600)
-    started = time.monotonic()
+    hour = timedelta(seconds=3600)
+    before = datetime.now(UTC)
     with pytest.raises(XeroRateLimitError) as caught:
         client.get("Contacts")
-    assert time.monotonic() - started < 1.0
+    after = datetime.now(UTC)
+    assert clock.slept == []  # not waited for
     err = caught.value
     assert err.problem == "day"
     assert err.retry_after == 3600
-    expected = datetime.now(UTC) + timedelta(seconds=3600)
-    assert abs((err.resets_at - expected).total_seconds()) < 5
+    assert before + hour <= err.resets_at <= after + hour
     assert calls(sandbox) == 1
     with pytest.raises(XeroRateLimitError) as again:  # later calls are not even sent
         client.get("Contacts")
     assert again.value.problem == "day"
-    assert abs((again.value.resets_at - expected).total_seconds()) < 5
+    assert before + hour <= again.value.resets_at <= datetime.now(UTC) + hour
+    assert clock.slept == []
     assert calls(sandbox) == 1
 
 
-def test_a_spent_day_budget_fails_fast_before_calling(sandbox, client):
+def test_a_spent_day_budget_fails_fast_before_calling(sandbox, make_client):
+    client, clock = fake_paced(make_client)
     sandbox.limits(day=2)
     client.get("Contacts")
     client.get("Contacts")  # answered with X-DayLimit-Remaining: 0
     assert client.last_limits.day_remaining == 0
-    started = time.monotonic()
     with pytest.raises(XeroRateLimitError) as caught:
         client.get("Contacts")
-    assert time.monotonic() - started < 1.0
+    assert clock.slept == []  # not waited for
     assert caught.value.problem == "day"
     assert "X-DayLimit-Remaining: 0" in str(caught.value)
     assert caught.value.resets_at > datetime.now(UTC) + timedelta(hours=23)
     assert calls(sandbox) == 2  # the third call never reached Xero
 
 
-def test_a_concurrent_429_backs_off_briefly(sandbox, client):
+def test_a_concurrent_429_backs_off_briefly(sandbox, make_client):
+    client, clock = fake_paced(make_client)
     sandbox.faults(rate_limit="concurrent", count=2)
-    started = time.monotonic()
     assert "Contacts" in client.get("Contacts")
-    assert time.monotonic() - started < 1.0
+    # backoff_base (0.01 s) x 1..2 x the wait's number: brief, and growing
+    assert len(clock.slept) == 2
+    assert 0.01 <= clock.slept[0] <= 0.02 and 0.02 <= clock.slept[1] <= 0.04
     assert client.rate_limit_waits == 2
     assert calls(sandbox) == 3
+
+
+class CountingSession(requests.Session):
+    """A real session that records the most requests it had open at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.open = self.peak = 0
+
+    def request(self, *args, **kwargs):
+        with self._lock:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.open -= 1
 
 
 def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
     sandbox.seed(contacts=300, seed=9)
     sandbox.limits(concurrent=5, minute=1000)  # this test is about the in-flight cap only
     sandbox.faults(latency_ms=100)  # each call stays open long enough to overlap
-    client = make_client(pacer=Pacer(minute_limit=1000))
+    session = CountingSession()
+    client = make_client(pacer=Pacer(minute_limit=1000), session=session)
     errors: list[BaseException] = []
 
     def read() -> None:
@@ -218,7 +293,6 @@ def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
             errors.append(exc)
 
     threads = [threading.Thread(target=read) for _ in range(10)]
-    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
@@ -226,26 +300,40 @@ def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
     assert errors == []
     assert client.rate_limit_waits == 0  # no 429 concurrent at all
     assert calls(sandbox) == 30
-    # 30 calls of >=100 ms, 5 at a time: at least 6 rounds.
-    assert time.monotonic() - started >= 0.6
+    assert session.peak == 5  # the cap was reached, and held
+
+
+class RecordingPacer(Pacer):
+    """The real pacer on the real clock, keeping the wait it chose for each call."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.turns: list[float] = []
+
+    def wait_turn(self) -> float:
+        waited = super().wait_turn()
+        self.turns.append(waited)
+        return waited
 
 
 @pytest.mark.slow
 def test_pacing_keeps_a_long_read_under_a_small_minute_limit(sandbox, make_client):
-    """25 pages under a 20-a-minute limit: spaced calls, no 429 (takes about a minute)."""
+    """25 pages under a 20-a-minute limit: spaced calls, no 429 (takes about a minute).
+
+    The sandbox counts in real time, so the pacer must too; the assertions read the waits
+    the pacer chose (`slot()` yields each), not how long the machine took."""
     sandbox.seed(contacts=250, seed=10)
     sandbox.limits(minute=20)
-    client = make_client(pacer=Pacer(minute_limit=20))
-    started = time.monotonic()
-    stamps = []
-    for page in client.iter_pages("Contacts", "Contacts", ALL, page_size=10):
-        stamps.append(time.monotonic() - started)
-        assert len(page) == 10
-    assert len(stamps) == 25
+    pacer = RecordingPacer(minute_limit=20)
+    client = make_client(pacer=pacer)
+    pages = [len(p) for p in client.iter_pages("Contacts", "Contacts", ALL, page_size=10)]
+    assert pages == [10] * 25
     assert client.rate_limit_waits == 0
     assert calls(sandbox) == 25
-    assert max(b - a for a, b in itertools.pairwise(stamps)) < 15  # spread, not stalled
-    assert stamps[9] < 2  # the first half of the budget is not held back
+    turns = pacer.turns  # seconds each call waited for its turn
+    assert len(turns) == 25
+    assert turns[:10] == [0.0] * 10  # the first half of the budget is not held back
+    assert max(turns) < 15  # spread, not stalled
 
 
 # ---- retries ------------------------------------------------------------------------------
@@ -511,18 +599,20 @@ def test_clients_of_one_tenant_share_the_in_flight_cap(sandbox, tokens):
 
 
 def test_pacing_spreads_the_second_half_of_the_minute_budget(sandbox, make_client):
-    """Real headers drive the spacing: the first half of the budget at once, then spread."""
+    """Real headers drive the spacing: the first half of the budget at once, then spread.
+
+    On the pacer's fake clock, which moves only when the pacer waits: how long the
+    machine takes to make the calls does not change what is asserted."""
     sandbox.seed(contacts=104, seed=14)
     sandbox.limits(minute=200)
-    client = make_client(pacer=Pacer(minute_limit=200))
-    started = time.monotonic()
+    client, clock = fake_paced(make_client, minute_limit=200)
+    started = clock()
     stamps = [
-        time.monotonic() - started
-        for _ in client.iter_pages("Contacts", "Contacts", ALL, page_size=1)
+        clock() - started for _ in client.iter_pages("Contacts", "Contacts", ALL, page_size=1)
     ]
     assert len(stamps) == 104
     assert client.rate_limit_waits == 0
-    assert stamps[99] < 3  # 100 calls unhindered
+    assert stamps[99] == 0  # 100 calls unhindered
     gaps = [b - a for a, b in itertools.pairwise(stamps[99:])]
     assert all(0.5 < g < 1.5 for g in gaps), gaps  # then ~60 s / 100 remaining each
     assert client.pacer.minute_remaining is not None
@@ -578,3 +668,104 @@ def test_which_401s_are_worth_a_refresh(detail, challenge, refresh):
     resp = _xero_401(detail, challenge)
     error = error_from(resp, "GET", "GET Contacts")
     assert token_rejected(resp, error) is refresh
+
+
+# ---- errors from other servers, and Xero's correlation id ---------------------------------
+
+HTML_404 = b"<!doctype html>\n<html><head><title>404</title></head><body>Not here</body></html>"
+
+
+def test_an_html_error_page_gives_the_status_and_reason_not_markup(tokens):
+    """E.g. XERO_API_URL pointing at a web server: its 404 page is not Xero's message."""
+    with static_server(404, HTML_404) as server:
+        client = XeroClient(server.url, tokens, pacer=Pacer())
+        with pytest.raises(XeroNotFoundError) as caught:
+            client.get("Accounts")
+    err = caught.value
+    assert err.messages == ["Not Found"]
+    assert str(err).startswith("Xero 404 on GET Accounts: Not Found")
+    assert "<" not in str(err) and "html" not in str(err)
+    assert err.correlation_id == server.correlation_ids[-1]
+
+
+def test_an_html_gateway_error_is_retried_then_reported_without_markup(tokens):
+    page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n</html>\r\n"
+    with static_server(502, page) as server:
+        client = XeroClient(server.url, tokens, pacer=Pacer(), max_retries=1, backoff_base=0.01)
+        with pytest.raises(XeroServerError) as caught:
+            client.get("Contacts")
+    assert caught.value.messages == ["Bad Gateway"]
+    assert "<" not in str(caught.value)
+    assert len(server.requests) == 2
+
+
+@pytest.fixture
+def via_proxy(sandbox, tokens):
+    """A client whose calls reach the sandbox through a proxy that adds Xero's
+    `Xero-Correlation-Id` header to every answer, as Xero does."""
+    with forwarding_proxy(sandbox.url) as proxy:
+        client = XeroClient(
+            proxy.url, tokens, pacer=Pacer(), max_retries=1, backoff_base=0.01, timeout=10
+        )
+        yield client, proxy
+
+
+def _rate_limited_day(sandbox, client):
+    sandbox.faults(rate_limit="day", count=1, retry_after=3600)
+    client.get("Contacts")
+
+
+def _storm(sandbox, client):
+    sandbox.faults(status=503, count=5)
+    client.get("Contacts")
+
+
+def _scope_refused(sandbox, client):
+    sandbox.faults(status=401, count=1, path="/api.xro/")
+    client.get("Contacts")
+
+
+def _token_expired_twice(sandbox, client):
+    sandbox.limits(access_token_ttl=0)
+    sandbox.faults(expire_tokens=True)
+    client.get("Contacts")
+
+
+@pytest.mark.parametrize(
+    ("provoke", "error_class"),
+    [
+        (lambda sandbox, c: c.get("Contacts", {"where": "Name=="}), XeroValidationError),
+        (lambda sandbox, c: c.get(f"Contacts/{uuid.uuid4()}"), XeroNotFoundError),
+        (_storm, XeroServerError),
+        (_scope_refused, XeroAuthenticationError),
+        (_token_expired_twice, XeroTokenExpiredError),
+        (_rate_limited_day, XeroRateLimitError),
+    ],
+    ids=["400", "404", "503", "401-scope", "401-expired", "429-day"],
+)
+def test_every_error_carries_xeros_correlation_id(sandbox, via_proxy, provoke, error_class):
+    client, proxy = via_proxy
+    with pytest.raises(error_class) as caught:
+        provoke(sandbox, client)
+    err = caught.value
+    assert isinstance(err, XeroApiError)
+    assert err.correlation_id == proxy.correlation_ids[-1]
+    assert f"(Xero correlation id {err.correlation_id})" in str(err)
+
+
+def test_a_lost_connection_carries_the_correlation_id(sandbox, via_proxy):
+    client, proxy = via_proxy
+    client.get("Contacts")
+    sandbox.revoke_app()
+    with pytest.raises(XeroConnectionLostError) as caught:
+        client.get("Contacts")
+    assert str(caught.value).startswith(RECONNECT_HINT)
+    assert caught.value.correlation_id == proxy.correlation_ids[-1]
+    assert caught.value.correlation_id in str(caught.value)
+
+
+def test_an_error_without_the_header_has_no_correlation_id(sandbox, client):
+    with pytest.raises(XeroNotFoundError) as caught:
+        client.get(f"Contacts/{uuid.uuid4()}")
+    assert caught.value.correlation_id is None
+    assert "correlation id" not in str(caught.value)

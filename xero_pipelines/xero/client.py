@@ -4,8 +4,13 @@
 retrying (connection errors, 500/502/503/504, 429 minute and concurrent), refreshes the
 token once on a 401 `TokenExpired` (other 401s are scope problems, not lost grants), sends
 an `Idempotency-Key` on every write, and turns Xero's error bodies into the exceptions of
-`errors.py` with Xero's own messages. It never logs or raises a token:
-log lines carry method, endpoint, status and duration only.
+`errors.py` with Xero's own messages and its correlation id. It never logs or raises a
+token: log lines carry method, endpoint, status and duration only.
+
+Every retry goes through one loop (`_request`): each failed send becomes a `_Failure` of
+one `_Kind`, and small named decisions say whether to send again (`_should_retry`), how
+long to wait first (`_sleep_time_seconds`) and, when not, what to raise (`_final_error`);
+the per-request history they read is an `_Attempts`.
 """
 
 from __future__ import annotations
@@ -19,16 +24,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import requests
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
 
 from .errors import (
     XeroApiError,
@@ -70,11 +71,95 @@ def idempotency_key(*parts: object) -> str:
     return str(uuid.uuid5(_KEY_NAMESPACE, json.dumps([str(p) for p in parts])))
 
 
-class _Transient(Exception):
-    """A failure worth retrying (5xx or a connection error); carries what to raise at the end."""
+class _Kind(Enum):
+    """What went wrong with one send, which decides everything after it."""
 
-    def __init__(self, final: XeroError):
-        self.final = final
+    NO_ANSWER = "no answer"  # refused, reset or timed out: backoff, `max_retries` times
+    SERVER_ERROR = "server error"  # 500/502/503/504: the same
+    TOKEN_EXPIRED = "token expired"  # 401 TokenExpired/invalid_token: refresh once, resend
+    NOT_AUTHORISED = "not authorised"  # another 401 (a scope the grant lacks): raise
+    ACCESS_REFUSED = "access refused"  # 403 AuthenticationUnsuccessful: the grant is gone
+    DAY_LIMIT = "day limit"  # 429 day: fail fast, calls stop until the reset
+    MINUTE_LIMIT = "minute limit"  # 429 minute/appminute/other: every thread waits
+    CONCURRENT_LIMIT = "concurrent limit"  # 429 concurrent: this call backs off briefly
+    REFUSED = "refused"  # any other error (400, 404, ...): the request itself is wrong
+
+
+_BACKOFF_KINDS = frozenset({_Kind.NO_ANSWER, _Kind.SERVER_ERROR})
+_WAIT_KINDS = frozenset({_Kind.MINUTE_LIMIT, _Kind.CONCURRENT_LIMIT})
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One send that did not succeed: its kind, the error it makes, Xero's answer if any."""
+
+    kind: _Kind
+    error: XeroError
+    response: requests.Response | None = None
+
+    @classmethod
+    def from_answer(cls, resp: requests.Response, method: str, endpoint: str) -> _Failure:
+        error = error_from(resp, method, endpoint)
+        status = resp.status_code
+        if status == 401:
+            kind = _Kind.TOKEN_EXPIRED if token_rejected(resp, error) else _Kind.NOT_AUTHORISED
+        elif status == 403 and error.error_type == "AuthenticationUnsuccessful":
+            kind = _Kind.ACCESS_REFUSED
+        elif status == 429:
+            kind = {"day": _Kind.DAY_LIMIT, "concurrent": _Kind.CONCURRENT_LIMIT}.get(
+                _rate_limit_problem(resp) or "", _Kind.MINUTE_LIMIT
+            )
+        elif status in RETRY_STATUSES:
+            kind = _Kind.SERVER_ERROR
+        else:
+            kind = _Kind.REFUSED
+        return cls(kind, error, resp)
+
+    @property
+    def problem(self) -> str | None:
+        return None if self.response is None else _rate_limit_problem(self.response)
+
+    @property
+    def retry_after(self) -> float | None:
+        if self.response is None:
+            return None
+        return retry_after_seconds(self.response.headers.get("Retry-After"))
+
+    @property
+    def api_error(self) -> XeroApiError:
+        assert isinstance(self.error, XeroApiError), self.error
+        return self.error
+
+
+def _rate_limit_problem(resp: requests.Response) -> str | None:
+    return (resp.headers.get("X-Rate-Limit-Problem") or "").strip().lower() or None
+
+
+@dataclass
+class _Attempts:
+    """What one logical request has been through so far; the retry decisions read it."""
+
+    token: str | None = None  # the bearer token of the latest send
+    refreshed: bool = False  # refreshed once already, after a 401 TokenExpired
+    retries: int = 0  # connection failures and 5xx retried
+    rate_limit_waits: int = 0  # 429 minute/concurrent waited out
+
+    def record(self, kind: _Kind) -> None:
+        """Count the failure that is about to be retried."""
+        if kind is _Kind.TOKEN_EXPIRED:
+            self.refreshed = True
+        elif kind in _WAIT_KINDS:
+            self.rate_limit_waits += 1
+        else:
+            self.retries += 1
+
+
+class _NoAnswer(Exception):
+    """Xero could not be reached for one send; carries the error to raise at the end."""
+
+    def __init__(self, error: XeroTransportError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class XeroClient:
@@ -143,6 +228,29 @@ class XeroClient:
             headers["If-Modified-Since"] = format_if_modified_since(if_modified_since)
         return self._request("GET", path, params=params, headers=headers)
 
+    def get_page(
+        self,
+        collection: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        page: int = 1,
+        page_size: int | None = 1000,
+        if_modified_since: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a list endpoint: its `collection` items and Xero's `pagination`
+        (`{"page", "pageSize", "pageCount", "itemCount"}`), or None when the answer has none.
+
+        Once page 1 gave `pageCount`, pages 2..N may be fetched concurrently (the pacer keeps
+        the calls within Xero's limits). `page_size=None` omits `pageSize`.
+        """
+        query = dict(params or {})
+        query["page"] = page
+        if page_size is not None:
+            query["pageSize"] = page_size
+        body = self.get(path, query, if_modified_since=if_modified_since)
+        pagination = body.get("pagination")
+        return body.get(collection) or [], pagination if isinstance(pagination, dict) else None
+
     def iter_pages(
         self,
         collection: str,
@@ -155,29 +263,44 @@ class XeroClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield each non-empty page of `collection` (e.g. `"Contacts"`), one page in memory.
 
-        Stops at `pagination.pageCount` when Xero sends it, else on a short or empty page.
-        `page_size=None` omits `pageSize` (endpoints that page by 100 only); `paged=False`
-        is for endpoints without paging (`Accounts`), read in one call.
+        Stops at `pagination.pageCount` when the answer has it. Without it (Xero's Quotes,
+        some emulators) the page size is not to be trusted, since a server may page by 100
+        whatever `pageSize` says: only an empty page ends the read. A page that repeats the
+        one before it (a server that ignores `page`) ends it too, rather than looping.
+        `page_size=None` omits `pageSize`; `paged=False` is for endpoints without paging
+        (`Accounts`), read in one call.
         """
-        page = 1
-        while True:
-            query = dict(params or {})
-            if paged:
-                query["page"] = page
-                if page_size is not None:
-                    query["pageSize"] = page_size
-            body = self.get(path, query, if_modified_since=if_modified_since)
-            items = body.get(collection) or []
+        if not paged:
+            items = self.get(path, params, if_modified_since=if_modified_since).get(collection)
             if items:
                 yield items
-            if not paged:
-                return
-            page_count = (body.get("pagination") or {}).get("pageCount")
-            if isinstance(page_count, int):
+            return
+        page, previous = 1, None
+        while True:
+            items, pagination = self.get_page(
+                collection, path, params, page, page_size, if_modified_since
+            )
+            page_count = (pagination or {}).get("pageCount")
+            if isinstance(page_count, int) and not isinstance(page_count, bool):
+                if items:
+                    yield items
                 if page >= page_count:
                     return
-            elif not items or len(items) < (page_size or 100):
-                return
+            else:
+                if not items:
+                    return
+                fingerprint = (len(items), repr(items[0]), repr(items[-1]))
+                if fingerprint == previous:
+                    log.warning(
+                        "%s: page %d repeats page %d; the endpoint ignores `page` "
+                        "(read it with paged=False)",
+                        self._endpoint("GET", path),
+                        page,
+                        page - 1,
+                    )
+                    return
+                previous = fingerprint
+                yield items
             page += 1
 
     def put(
@@ -254,76 +377,125 @@ class XeroClient:
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
     ) -> dict[str, Any]:
+        """Send until Xero answers with success, or a decision says to give up."""
         url = self._url(path)
         endpoint = self._endpoint(method, path)
-        # The token is fetched inside the pacer slot, right before each send (see `_send`):
-        # a pacer wait can outlast the store's refresh leeway.
-        state: dict[str, Any] = {"token": None, "refreshed": False, "waits": 0}
+        attempts = _Attempts()
+        while True:
+            try:
+                resp = self._send(method, url, endpoint, params, headers, data, attempts)
+            except _NoAnswer as exc:
+                failure = _Failure(_Kind.NO_ANSWER, exc.error)
+            else:
+                if resp.status_code < 400:
+                    return decode_body(resp, method, endpoint)
+                failure = _Failure.from_answer(resp, method, endpoint)
+            if not self._should_retry(failure, attempts):
+                raise self._final_error(failure, attempts)
+            attempts.record(failure.kind)
+            self._before_next_send(failure, attempts, endpoint)
 
-        def count_retry(retry_state: RetryCallState) -> None:
+    # ---- the retry decisions ------------------------------------------------------------
+
+    def _should_retry(self, failure: _Failure, attempts: _Attempts) -> bool:
+        """Is this failure worth another send, given what the request went through?"""
+        kind = failure.kind
+        if kind in _BACKOFF_KINDS:
+            return attempts.retries < self.max_retries
+        if kind is _Kind.TOKEN_EXPIRED:
+            # Once: if the fresh token is refused too, a second refresh would not help.
+            return not attempts.refreshed
+        if kind in _WAIT_KINDS:
+            if attempts.rate_limit_waits >= self.max_retries:
+                return False
+            return kind is _Kind.CONCURRENT_LIMIT or (
+                self._sleep_time_seconds(failure, attempts) <= self.max_rate_limit_wait
+            )
+        return False
+
+    def _sleep_time_seconds(self, failure: _Failure, attempts: _Attempts) -> float:
+        """How long to wait before the next send (`attempts` already counts this retry)."""
+        kind = failure.kind
+        if kind is _Kind.MINUTE_LIMIT:  # Xero says how long (Retry-After)
+            retry_after = failure.retry_after
+            return retry_after if retry_after is not None else 60.0
+        if kind is _Kind.CONCURRENT_LIMIT:  # briefly, a little longer each time
+            return failure.retry_after or (
+                self.backoff_base * random.uniform(1, 2) * attempts.rate_limit_waits
+            )
+        if kind in _BACKOFF_KINDS:  # bounded exponential with jitter: base, 2x, 4x ... max
+            n = attempts.retries
+            return min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) + random.uniform(
+                0, self.backoff_base
+            )
+        return 0.0  # a refreshed token is sent at once
+
+    def _final_error(self, failure: _Failure, attempts: _Attempts) -> XeroError:
+        """What to raise for a failure that is not retried (flagging a lost grant, or a
+        spent day, on the way)."""
+        kind = failure.kind
+        if kind is _Kind.NOT_AUTHORISED:
+            # e.g. `AuthorizationUnsuccessful` (a scope the grant lacks): a new token would
+            # be refused the same way, and the grant is not lost.
+            return not_authorised(failure.api_error)
+        if kind is _Kind.ACCESS_REFUSED:
+            error = failure.api_error
+            reason = f"Xero refused access to the organisation: {error.messages[0]}"
+            self.tokens.mark_lost(reason)
+            return XeroConnectionLostError(reason, correlation_id=error.correlation_id)
+        if kind is _Kind.DAY_LIMIT:
+            if failure.retry_after is not None:
+                self.pacer.block_day_for(failure.retry_after)
+            return self._rate_limit_error(
+                failure, "Xero's daily call limit for this organisation is spent"
+            )
+        if kind in _WAIT_KINDS:
+            if attempts.rate_limit_waits >= self.max_retries:
+                return self._rate_limit_error(
+                    failure, f"still rate limited after {self.max_retries} waits"
+                )
+            wait = self._sleep_time_seconds(failure, attempts)
+            return self._rate_limit_error(failure, f"Xero asked to wait {wait:.0f} s")
+        # 5xx or no answer after the retries, a token refused after its refresh (the refresh
+        # worked, so the grant stands: fail this call only), or a request Xero refused.
+        return failure.error
+
+    def _before_next_send(self, failure: _Failure, attempts: _Attempts, endpoint: str) -> None:
+        """Count, log, and refresh or wait, as the failure asks."""
+        kind = failure.kind
+        if kind is _Kind.TOKEN_EXPIRED:
+            self._refresh(attempts.token or "")
+            return
+        wait = self._sleep_time_seconds(failure, attempts)
+        if kind in _WAIT_KINDS:
+            with self._lock:
+                self.rate_limit_waits += 1
+            log.warning("%s: 429 %s, waiting %.1f s", endpoint, failure.problem, wait)
+            if kind is _Kind.MINUTE_LIMIT:
+                # Every thread of this tenant waits; this call's next slot() included.
+                self.pacer.block_for(wait)
+                return
+        else:
             with self._lock:
                 self.retries += 1
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            log.warning("%s: retrying after %s", endpoint, exc)
+            log.warning("%s: retrying in %.2f s after %s", endpoint, wait, failure.error)
+        self.pacer.pause(wait)
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=self._backoff,
-            before_sleep=count_retry,
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    return self._attempt(method, url, endpoint, params, headers, data, state)
-        except _Transient as exc:
-            raise exc.final from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, retry_state: RetryCallState) -> float:
-        """Bounded exponential backoff with jitter: base, 2x base, 4x base ... up to max."""
-        n = retry_state.attempt_number
-        return min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) + random.uniform(
-            0, self.backoff_base
+    def _rate_limit_error(self, failure: _Failure, why: str) -> XeroRateLimitError:
+        error, retry_after = failure.api_error, failure.retry_after
+        resets_at = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after else None
+        return XeroRateLimitError(
+            f"{why}: {error.messages[0]}",
+            problem=failure.problem,
+            retry_after=retry_after,
+            resets_at=resets_at,
+            messages=error.messages,
+            method=error.method,
+            path=error.path,
+            correlation_id=error.correlation_id,
         )
 
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        data: bytes | None,
-        state: dict[str, Any],
-    ) -> dict[str, Any]:
-        """One try, with 401 refresh and 429 waits in place; raises `_Transient` for 5xx."""
-        while True:
-            resp = self._send(method, url, endpoint, params, headers, data, state)
-            status = resp.status_code
-            if status < 400:
-                return decode_body(resp, method, endpoint)
-            error = error_from(resp, method, endpoint)
-            if status == 401:
-                if not token_rejected(resp, error):
-                    # e.g. `AuthorizationUnsuccessful` (a scope the grant lacks): a new
-                    # token would be refused the same way, and the grant is not lost.
-                    raise not_authorised(error)
-                if state["refreshed"]:
-                    # The refresh itself worked, so the grant stands: fail this call only.
-                    raise error
-                state["refreshed"] = True
-                self._refresh(state["token"])
-                continue
-            if status == 403 and error.error_type == "AuthenticationUnsuccessful":
-                self._lose(f"Xero refused access to the organisation: {error.messages[0]}")
-            if status == 429:
-                self._wait_for_rate_limit(resp, error, state)
-                continue
-            if status in RETRY_STATUSES:
-                raise _Transient(error)
-            raise error
+    # ---- one send -----------------------------------------------------------------------
 
     def _send(
         self,
@@ -333,12 +505,14 @@ class XeroClient:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         data: bytes | None,
-        state: dict[str, Any],
+        attempts: _Attempts,
     ) -> requests.Response:
+        """One call in a pacer slot with a current token; raises `_NoAnswer` when Xero
+        could not be reached."""
         self._check_day_budget(method, endpoint)
         with self.pacer.slot():
             # After the wait for the slot, so the token is good for the store's leeway now.
-            state["token"] = token = self._access_token()
+            attempts.token = token = self._access_token()
             all_headers = {
                 "Authorization": f"Bearer {token}",
                 "xero-tenant-id": self.tokens.tenant_id,
@@ -356,7 +530,7 @@ class XeroClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 log.warning("%s failed: %s", endpoint, type(exc).__name__)
-                raise _Transient(
+                raise _NoAnswer(
                     XeroTransportError(f"Xero did not answer {endpoint}: {type(exc).__name__}")
                 ) from None
             self._observe(resp)
@@ -403,43 +577,6 @@ class XeroClient:
             path=endpoint.split(" ", 1)[1],
         )
 
-    def _wait_for_rate_limit(
-        self, resp: requests.Response, error: XeroApiError, state: dict[str, Any]
-    ) -> None:
-        problem = (resp.headers.get("X-Rate-Limit-Problem") or "").strip().lower() or None
-        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
-
-        def give_up(why: str) -> XeroRateLimitError:
-            resets_at = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after else None
-            return XeroRateLimitError(
-                f"{why}: {error.messages[0]}",
-                problem=problem,
-                retry_after=retry_after,
-                resets_at=resets_at,
-                messages=error.messages,
-                method=error.method,
-                path=error.path,
-            )
-
-        if problem == "day":
-            if retry_after is not None:
-                self.pacer.block_day_for(retry_after)
-            raise give_up("Xero's daily call limit for this organisation is spent")
-        state["waits"] += 1
-        if state["waits"] > self.max_retries:
-            raise give_up(f"still rate limited after {self.max_retries} waits")
-        if problem == "concurrent":
-            wait = retry_after or self.backoff_base * random.uniform(1, 2) * state["waits"]
-        else:  # minute, appminute or unknown: Xero says how long
-            wait = retry_after if retry_after is not None else 60.0
-            if wait > self.max_rate_limit_wait:
-                raise give_up(f"Xero asked to wait {wait:.0f} s")
-            self.pacer.block_for(wait)
-        with self._lock:
-            self.rate_limit_waits += 1
-        log.warning("%s: 429 %s, waiting %.1f s", error.path, problem, wait)
-        time.sleep(wait)
-
     # ---- tokens -------------------------------------------------------------------------
 
     def _access_token(self) -> str:
@@ -460,8 +597,3 @@ class XeroClient:
             raise XeroTransportError(
                 f"Xero's identity service did not answer: {type(exc).__name__}"
             ) from None
-
-    def _lose(self, reason: str) -> None:
-        """Flag the connection as lost and raise the reconnect hint."""
-        self.tokens.mark_lost(reason)
-        raise XeroConnectionLostError(reason) from None
