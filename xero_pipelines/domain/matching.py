@@ -36,8 +36,18 @@ COMPANY_SUFFIXES = frozenset(
     """ltd limited inc incorporated llc llp lp plc pty pte pvt co corp corporation company
     bv nv gmbh ag kg sa sas sarl srl spa ab as aps oy""".split()  # noqa: SIM905
 )
-_DELETED = str.maketrans("", "", ".'\u2019`\u00b4")  # "B.V." is "BV", "O'Brien" "OBrien"
+_DELETED_CHARS = ".'\u2019`\u00b4"  # "B.V." is "BV", "O'Brien" is "OBrien"
+_DELETED = str.maketrans("", "", _DELETED_CHARS)
 _SEPARATORS = re.compile(r"[\W_]+")
+# The same two steps in one `translate` for ASCII names (nearly all of them, and 10x faster):
+# deleted characters go, every other character that is not a letter or digit is a space.
+_ASCII = str.maketrans(
+    {
+        chr(i): (None if chr(i) in _DELETED_CHARS else " ")
+        for i in range(128)
+        if not chr(i).isalnum()
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +160,16 @@ def normalise_name(name: str | None) -> str:
     if not name:
         return ""
     text = name.casefold()
-    if not text.isascii():
+    if text.isascii():
+        tokens = text.translate(_ASCII).split()
+    else:
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    tokens = [t for t in _SEPARATORS.sub(" ", text.translate(_DELETED)).split() if t != "and"]
-    tokens = _join_initials(tokens)
+        tokens = _SEPARATORS.sub(" ", text.translate(_DELETED)).split()
+    if "and" in tokens:
+        tokens = [t for t in tokens if t != "and"]
+    if any(len(t) == 1 for t in tokens):
+        tokens = _join_initials(tokens)
     while len(tokens) > 1 and tokens[-1] in COMPANY_SUFFIXES:
         tokens.pop()
     return "".join(tokens)
@@ -206,20 +221,30 @@ class ContactIndex:
     __slots__ = ("_by_rule",)
 
     def __init__(self, contacts: Iterable[XeroContactKeys]) -> None:
-        by_rule: tuple[dict[str, list[str]], ...] = ({}, {}, {})
+        by_number: dict[str, list[str]] = {}
+        by_email: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
         for contact in contacts:
-            if not contact.is_active:
+            if (contact.status or "").upper() != ACTIVE:
                 continue
-            numbers, email, name = contact_keys(contact)
-            for key in numbers:
-                by_rule[0].setdefault(key, []).append(contact.contact_id)
+            contact_id = contact.contact_id
+            number = _plain_key(contact.account_number)
+            other = _plain_key(contact.contact_number)
+            if number:
+                by_number.setdefault(number, []).append(contact_id)
+            if other and other != number:
+                by_number.setdefault(other, []).append(contact_id)
+            email = _plain_key(contact.email)
             if email:
-                by_rule[1].setdefault(email, []).append(contact.contact_id)
+                by_email.setdefault(email, []).append(contact_id)
+            name = normalise_name(contact.name)
             if name:
-                by_rule[2].setdefault(name, []).append(contact.contact_id)
-        self._by_rule = tuple(
-            {key: tuple(sorted(set(ids))) for key, ids in index.items()} for index in by_rule
-        )
+                by_name.setdefault(name, []).append(contact_id)
+        for index in (by_number, by_email, by_name):
+            for key, ids in index.items():
+                if len(ids) > 1:  # sorted, so ambiguity reports are stable
+                    index[key] = sorted(set(ids))
+        self._by_rule: tuple[dict[str, list[str]], ...] = (by_number, by_email, by_name)
 
     def match(
         self, account: CrmAccountKeys, *, exclude: Collection[str] = frozenset()
@@ -235,11 +260,13 @@ class ContactIndex:
         for rule, index, key in zip(RULES, self._by_rule, keys, strict=True):
             if not key:
                 continue
-            found = index.get(key, ())
-            if exclude and found:
-                found = tuple(c for c in found if c not in exclude)
+            found = index.get(key)
+            if not found:
+                continue
+            if exclude:
+                found = [c for c in found if c not in exclude]
             if found:
-                return Match(rule, found)
+                return Match(rule, tuple(found))
         return None
 
 
