@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/sandbox_bench.py           # 100,000 contacts, 1,000,000 invoices
     .venv/bin/python benchmarks/sandbox_bench.py --contacts 10000 --invoices 100000 --quick
 
+Credit notes are seeded too (--credit-notes, 20,000 by default) and paged like invoices.
 The server runs in its own process on 127.0.0.1 (`python -m xero_pipelines.sandbox`), so the
 latencies do not share a GIL with this client, and its peak RSS (VmHWM) is read from /proc.
 The run is bounded by --max-seconds for the reads; nothing leaves loopback.
@@ -109,6 +110,7 @@ def main() -> None:
     ap.add_argument("--contacts", type=int, default=100_000)
     ap.add_argument("--invoices", type=int, default=1_000_000)
     ap.add_argument("--quotes", type=int, default=10_000)
+    ap.add_argument("--credit-notes", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--samples", type=int, default=40, help="pages sampled per scenario")
     ap.add_argument("--max-seconds", type=float, default=90, help="budget for the reads")
@@ -126,6 +128,7 @@ def main() -> None:
                 "contacts": args.contacts,
                 "invoices": args.invoices,
                 "quotes": args.quotes,
+                "credit_notes": args.credit_notes,
                 "seed": args.seed,
             },
         ).json()
@@ -137,6 +140,7 @@ def main() -> None:
         rng = random.Random(0)
         c_pages = max(1, -(-args.contacts // 1000))
         i_pages = max(1, -(-args.invoices // 1000))
+        n_pages = max(1, -(-args.credit_notes // 1000))
 
         def spread(n_pages: int) -> list[int]:
             picks = [1, n_pages, max(1, n_pages // 2)]
@@ -158,11 +162,13 @@ def main() -> None:
                 spread(max(1, i_pages * 3 // 4)),
                 {"Statuses": "AUTHORISED,PAID"},
             ),
+            ("CreditNotes, pageSize=1000", "CreditNotes", spread(n_pages), {}),
         ]
         print(f"sandbox {url}  (rate limits off, loopback only)")
         print(
             f"seeded {seeded['contacts']:,} contacts, {seeded['invoices']:,} invoices, "
-            f"{seeded['quotes']:,} quotes in {seeded['seconds']:.1f} s server-side "
+            f"{seeded['quotes']:,} quotes, {seeded['credit_notes']:,} credit notes "
+            f"in {seeded['seconds']:.1f} s server-side "
             f"({seed_wall:.1f} s wall, "
             f"{(seeded['contacts'] + seeded['invoices']) / seed_wall:,.0f} rows/s)"
         )

@@ -168,6 +168,7 @@ def _validation(r: requests.Response) -> None:
 
 
 def test_absurd_currency_rates_are_refused_and_nothing_is_stored(api: Api) -> None:
+    api.sandbox.enable_currency("USD")
     base = _invoice(api, CurrencyCode="USD")
     for rate in (1e30, "1e30", "Infinity", "NaN", 0, -1, "1e-30", "abc", True, {"a": 1}):
         _validation(api.put("Invoices", {**base, "CurrencyRate": rate}))

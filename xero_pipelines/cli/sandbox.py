@@ -30,6 +30,9 @@ COUNT = click.IntRange(min=0, max=MAX_GENERATED)  # the admin API's /_sandbox/se
 @click.option("--invoices", default=0, show_default=True, type=COUNT, help="Invoices to generate.")
 @click.option("--quotes", default=0, show_default=True, type=COUNT, help="Quotes to generate.")
 @click.option(
+    "--credit-notes", default=0, show_default=True, type=COUNT, help="Credit notes to generate."
+)
+@click.option(
     "--seed",
     default=0,
     show_default=True,
@@ -52,6 +55,7 @@ def sandbox(
     contacts: int,
     invoices: int,
     quotes: int,
+    credit_notes: int,
     seed: int,
     no_rate_limits: bool,
     client_id: str,
@@ -74,9 +78,10 @@ def sandbox(
         click.echo(f"  export {name}={url}")
     click.echo(f"  export XERO_CLIENT_ID={client_id}")
     click.echo(f"  export XERO_CLIENT_SECRET={client_secret}")
-    if contacts or invoices or quotes:
+    if contacts or invoices or quotes or credit_notes:
         click.echo(
-            f"Generating {contacts} contacts, {invoices} invoices, {quotes} quotes (seed {seed})..."
+            f"Generating {contacts} contacts, {invoices} invoices, {quotes} quotes, "
+            f"{credit_notes} credit notes (seed {seed})..."
         )
     click.echo("Press Ctrl+C to stop.")
     serve(
@@ -90,4 +95,5 @@ def sandbox(
         client_secret=client_secret,
         quotes=quotes,
         expose_admin_api=expose_admin_api,
+        credit_notes=credit_notes,
     )

@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--contacts", type=count, default=0)
     ap.add_argument("--invoices", type=count, default=0)
     ap.add_argument("--quotes", type=count, default=0)
+    ap.add_argument("--credit-notes", type=count, default=0)
     ap.add_argument("--seed", type=_ranged(0, 2**63 - 1), default=0)
     ap.add_argument("--no-rate-limits", action="store_true")
     ap.add_argument("--client-id", default="sandbox")
@@ -50,6 +51,7 @@ def main() -> None:
         client_secret=a.client_secret,
         quotes=a.quotes,
         expose_admin_api=a.expose_admin_api,
+        credit_notes=a.credit_notes,
     )
 
 

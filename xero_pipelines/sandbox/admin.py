@@ -87,11 +87,13 @@ async def reset(request: Request) -> Response:
 
 
 async def seed(request: Request) -> Response:
-    """`{"contacts": N, "invoices": M, "quotes": Q, "seed": S, "tenant_id": optional}`."""
+    """`{"contacts": N, "invoices": M, "quotes": Q, "credit_notes": C, "seed": S,
+    "tenant_id": optional}`."""
     sb = _sb(request)
+    kinds = ("contacts", "invoices", "quotes", "credit_notes")
     try:
         body = await _json(request)
-        counts = {k: _whole(body, k, 0, MAX_GENERATED) for k in ("contacts", "invoices", "quotes")}
+        counts = {k: _whole(body, k, 0, MAX_GENERATED) for k in kinds}
         seed_value = _whole(body, "seed", 0, 2**63 - 1)
     except (ValueError, TypeError) as exc:
         return _bad(f"invalid seed request: {exc}")
@@ -110,6 +112,7 @@ async def seed(request: Request) -> Response:
         counts["invoices"],
         counts["quotes"],
         seed_value,
+        counts["credit_notes"],
     )
     return JSONResponse(
         {
@@ -117,6 +120,7 @@ async def seed(request: Request) -> Response:
             "contacts": result.contacts,
             "invoices": result.invoices,
             "quotes": result.quotes,
+            "credit_notes": result.credit_notes,
             "seconds": round(result.seconds, 3),
         }
     )

@@ -14,7 +14,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .accounting import accounts, contacts, invoices, quotes
+from .accounting import (
+    accounts,
+    contacts,
+    credit_notes,
+    invoices,
+    organisation,
+    quotes,
+    settlements,
+)
 from .accounting.common import Ctx, XeroError, not_found, parse_body, xero_response
 from .idempotency import IdempotencyCache, Stored
 from .identity import error_page
@@ -107,21 +115,18 @@ def _ctx(request: Request) -> Ctx:
 
 
 def _read(fn: Callable[..., Any], *args_from: str) -> Callable[[Request], Any]:
-    """A GET endpoint: runs `fn(ctx, *path params, query params, If-Modified-Since)` in a thread."""
+    """A GET endpoint, run in a thread: `fn(ctx, *path params, query params)` for one record,
+    `fn(ctx, query params, If-Modified-Since)` for a list."""
 
     async def endpoint(request: Request) -> Response:
         ctx = _ctx(request)
         params = dict(request.query_params)
-        args = [request.path_params[a] for a in args_from]
+        if args_from:
+            args = [*(request.path_params[a] for a in args_from), params]
+        else:
+            args = [params, request.headers.get("if-modified-since")]
         try:
-            if fn in (contacts.get_contact, quotes.get_quote, accounts.get_account):
-                body = await run_in_threadpool(fn, ctx, *args)
-            elif fn is invoices.get_invoice:
-                body = await run_in_threadpool(fn, ctx, *args, params)
-            else:
-                body = await run_in_threadpool(
-                    fn, ctx, params, request.headers.get("if-modified-since")
-                )
+            body = await run_in_threadpool(fn, ctx, *args)
         except XeroError as exc:
             return exc.response()
         return xero_response(body)
@@ -133,34 +138,52 @@ def _summarize(params: dict[str, str]) -> bool:
     return params.get("summarizeErrors", "true").strip().lower() != "false"
 
 
-def _write(kind: str, create_only: bool, with_id: bool = False) -> Callable[[Request], Any]:
+def _unitdp(params: dict[str, str]) -> int:
+    return 4 if params.get("unitdp") == "4" else 2
+
+
+Writer = Callable[[Ctx, list[dict], dict[str, str], bool, str | None], Any]
+"""(ctx, elements, query params, create_only, path id) → the response body."""
+
+WRITERS: dict[str, Writer] = {
+    "Contacts": lambda ctx, items, params, create_only, path_id: contacts.write_contacts(
+        ctx, items, create_only=create_only, summarize=_summarize(params), path_id=path_id
+    ),
+    "Invoices": lambda ctx, items, params, create_only, path_id: invoices.write_invoices(
+        ctx,
+        items,
+        create_only=create_only,
+        summarize=_summarize(params),
+        unitdp=_unitdp(params),
+        path_id=path_id,
+    ),
+    "CreditNotes": lambda ctx, items, params, create_only, path_id: credit_notes.write_credit_notes(
+        ctx,
+        items,
+        create_only=create_only,
+        summarize=_summarize(params),
+        unitdp=_unitdp(params),
+        path_id=path_id,
+    ),
+    "Quotes": lambda ctx, items, params, create_only, path_id: quotes.write_quotes(
+        ctx, items, create_only=create_only, summarize=_summarize(params), path_id=path_id
+    ),
+    "Allocations": lambda ctx, items, params, _create_only, path_id: settlements.write_allocations(
+        ctx, path_id or "", items, summarize=_summarize(params)
+    ),
+}
+
+
+def _write(key: str, create_only: bool, with_id: bool = False) -> Callable[[Request], Any]:
     """PUT/POST endpoints: body parsing, Idempotency-Key replay, then the resource's writer."""
-    key = {"contacts": "Contacts", "invoices": "Invoices", "quotes": "Quotes"}[kind]
+    writer = WRITERS[key]
 
     def run(
         ctx: Ctx, raw: bytes, ctype: str | None, params: dict[str, str], path_id: str | None
     ) -> Response:
         try:
             items = parse_body(raw, ctype, key)
-            summarize = _summarize(params)
-            if kind == "contacts":
-                body = contacts.write_contacts(
-                    ctx, items, create_only=create_only, summarize=summarize, path_id=path_id
-                )
-            elif kind == "invoices":
-                unitdp = 4 if params.get("unitdp") == "4" else 2
-                body = invoices.write_invoices(
-                    ctx,
-                    items,
-                    create_only=create_only,
-                    summarize=summarize,
-                    unitdp=unitdp,
-                    path_id=path_id,
-                )
-            else:
-                body = quotes.write_quotes(
-                    ctx, items, create_only=create_only, summarize=summarize, path_id=path_id
-                )
+            body = writer(ctx, items, params, create_only, path_id)
         except XeroError as exc:
             return exc.response()
         return xero_response(body)
@@ -238,21 +261,37 @@ routes = [
     Route("/connections/{id}", delete_connection, methods=["DELETE"]),
     Route("/Connections/{id}", delete_connection, methods=["DELETE"]),
     Route(f"{API}/Contacts", _read(contacts.list_contacts), methods=["GET"]),
-    Route(f"{API}/Contacts", _write("contacts", True), methods=["PUT"]),
-    Route(f"{API}/Contacts", _write("contacts", False), methods=["POST"]),
+    Route(f"{API}/Contacts", _write("Contacts", True), methods=["PUT"]),
+    Route(f"{API}/Contacts", _write("Contacts", False), methods=["POST"]),
     Route(f"{API}/Contacts/{{ident}}", _read(contacts.get_contact, "ident"), methods=["GET"]),
-    Route(f"{API}/Contacts/{{ident}}", _write("contacts", False, True), methods=["POST"]),
+    Route(f"{API}/Contacts/{{ident}}", _write("Contacts", False, True), methods=["POST"]),
     Route(f"{API}/Invoices", _read(invoices.list_invoices), methods=["GET"]),
-    Route(f"{API}/Invoices", _write("invoices", True), methods=["PUT"]),
-    Route(f"{API}/Invoices", _write("invoices", False), methods=["POST"]),
+    Route(f"{API}/Invoices", _write("Invoices", True), methods=["PUT"]),
+    Route(f"{API}/Invoices", _write("Invoices", False), methods=["POST"]),
     Route(f"{API}/Invoices/{{ident}}", _read(invoices.get_invoice, "ident"), methods=["GET"]),
-    Route(f"{API}/Invoices/{{ident}}", _write("invoices", False, True), methods=["POST"]),
+    Route(f"{API}/Invoices/{{ident}}", _write("Invoices", False, True), methods=["POST"]),
+    Route(f"{API}/CreditNotes", _read(credit_notes.list_credit_notes), methods=["GET"]),
+    Route(f"{API}/CreditNotes", _write("CreditNotes", True), methods=["PUT"]),
+    Route(f"{API}/CreditNotes", _write("CreditNotes", False), methods=["POST"]),
+    Route(
+        f"{API}/CreditNotes/{{ident}}",
+        _read(credit_notes.get_credit_note, "ident"),
+        methods=["GET"],
+    ),
+    Route(f"{API}/CreditNotes/{{ident}}", _write("CreditNotes", False, True), methods=["POST"]),
+    Route(
+        f"{API}/CreditNotes/{{ident}}/Allocations",
+        _write("Allocations", True, True),
+        methods=["PUT"],
+    ),
     Route(f"{API}/Quotes", _read(quotes.list_quotes), methods=["GET"]),
-    Route(f"{API}/Quotes", _write("quotes", True), methods=["PUT"]),
-    Route(f"{API}/Quotes", _write("quotes", False), methods=["POST"]),
+    Route(f"{API}/Quotes", _write("Quotes", True), methods=["PUT"]),
+    Route(f"{API}/Quotes", _write("Quotes", False), methods=["POST"]),
     Route(f"{API}/Quotes/{{ident}}", _read(quotes.get_quote, "ident"), methods=["GET"]),
-    Route(f"{API}/Quotes/{{ident}}", _write("quotes", False, True), methods=["POST"]),
+    Route(f"{API}/Quotes/{{ident}}", _write("Quotes", False, True), methods=["POST"]),
     Route(f"{API}/Accounts", _read(accounts.list_accounts), methods=["GET"]),
     Route(f"{API}/Accounts/{{ident}}", _read(accounts.get_account, "ident"), methods=["GET"]),
+    Route(f"{API}/Organisation", _read(organisation.get_organisations), methods=["GET"]),
+    Route(f"{API}/Currencies", _read(organisation.get_currencies), methods=["GET"]),
     Route(f"{API}/{{rest:path}}", api_not_found, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
 ]

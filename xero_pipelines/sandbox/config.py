@@ -38,5 +38,6 @@ class SandboxConfig:
     contacts: int = 0
     invoices: int = 0
     quotes: int = 0
+    credit_notes: int = 0
     seed: int = 0
     database: str = ":memory:"

@@ -1,4 +1,4 @@
-"""Deterministic generator of realistic organisations (contacts, invoices, quotes).
+"""Deterministic generator of realistic organisations (contacts, invoices, quotes, credit notes).
 
 Fast enough for 100,000 contacts and 1,000,000 invoices in seconds: money is integer cents
 (GST 15% rounded half up, exactly as the Decimal code path rounds), rows are tuples bulk-inserted
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import random
 import re
+import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .store import INDEXES, Store, Tenant
@@ -225,6 +226,7 @@ class SeedResult:
     invoices: int
     quotes: int
     seconds: float
+    credit_notes: int = 0
 
 
 def _contacts(rng: random.Random, tenant: Tenant, n: int, now: int) -> Iterator[tuple]:
@@ -339,10 +341,18 @@ def _pick_currency(r: float) -> tuple[str, str]:
 
 
 def _invoices(
-    rng: random.Random, tenant: Tenant, m: int, customers: list[int], suppliers: list[int], now: int
+    rng: random.Random,
+    tenant: Tenant,
+    m: int,
+    pools: tuple[list[int], list[int]],
+    now: int,
+    first_pk: int,
+    credits: _Credits,
 ) -> Iterator[tuple]:
+    """Invoice rows (explicit pks, so that credit note allocations can point at them)."""
+    customers, suppliers = pools
     today = now - now % DAY
-    for _ in range(m):
+    for n in range(m):
         sale = rng.random() < 0.85 or not suppliers
         pool = customers if sale else suppliers
         contact = pool[int(rng.random() * len(pool))]
@@ -378,7 +388,17 @@ def _invoices(
             number = f"SUP-{int(rng.random() * 900000) + 100000}"
         reference = f"PO-{int(rng.random() * 90000) + 10000}" if rng.random() < 0.6 else None
         updated = min(now, date_ms + int(rng.random() * 30) * DAY + int(rng.random() * DAY))
+        pk, credited = first_pk + n, 0
+        if status == "AUTHORISED":
+            credited, credited_on = credits.against(
+                pk, sale, contact, cur, rate, total - paid, date_ms, today
+            )
+            if credited:
+                updated = max(updated, min(now, credited_on + DAY // 2))
+                if paid + credited == total:
+                    status, paid_on = "PAID", credited_on
         yield (
+            pk,
             tenant.pk,
             _uuid(rng),
             "ACCREC" if sale else "ACCPAY",
@@ -395,11 +415,111 @@ def _invoices(
             tax,
             total,
             paid,
+            credited,
             paid_on,
             updated,
             0,
             lines,
         )
+
+
+class _Credits:
+    """Credit notes: about 60% issued against a generated AUTHORISED invoice (same contact,
+    type and currency) and allocated to it, part or all; the rest standalone, in every status.
+
+    They draw from their own random stream, so invoices, contacts and quotes stay what they are
+    for a seed whatever the number of credit notes.
+    """
+
+    def __init__(
+        self, tenant: Tenant, wanted: int, invoices: int, seed: int, first_pk: int, now: int
+    ):
+        self.rng = random.Random(f"{seed}-credit-notes")
+        self.tenant = tenant
+        self.wanted = wanted
+        self.against_invoices = wanted * 6 // 10
+        self.chance = min(1.0, self.against_invoices / max(1.0, invoices * 0.35 * 0.8))
+        self.next_pk = first_pk
+        self.now = now
+        self.notes: list[tuple] = []
+        self.allocations: list[tuple] = []
+
+    def against(
+        self,
+        invoice_pk: int,
+        sale: bool,
+        contact: int,
+        cur: str,
+        rate: str,
+        due: int,
+        invoice_date: int,
+        today: int,
+    ) -> tuple[int, int]:
+        """Maybe credit this invoice: (amount allocated to it, allocation date) or (0, 0)."""
+        rng = self.rng
+        if len(self.notes) >= self.against_invoices or due <= 0 or rng.random() >= self.chance:
+            return 0, 0
+        amount = due if rng.random() < 0.4 else max(1, due * (10 + int(rng.random() * 80)) // 100)
+        total = amount if rng.random() < 0.7 else amount + 100 * (1 + int(rng.random() * 500))
+        date_ms = min(today, invoice_date + int(rng.random() * 45) * DAY)
+        pk = self._note(sale, contact, cur, rate, total, amount, date_ms)
+        self.allocations.append((self.tenant.pk, _uuid(rng), pk, invoice_pk, amount, date_ms))
+        return amount, date_ms
+
+    def standalone(self, pools: tuple[list[int], list[int]], today: int) -> None:
+        """The rest of the credit notes, not allocated: DRAFT to DELETED."""
+        rng = self.rng
+        customers, suppliers = pools
+        while len(self.notes) < self.wanted:
+            sale = rng.random() < 0.85 or not suppliers
+            pool = customers if sale else suppliers
+            contact = pool[int(rng.random() * len(pool))]
+            cur, rate = _pick_currency(rng.random())
+            total = 100 * (5 + int(rng.random() * 3000))
+            r = rng.random()
+            status = (
+                "DRAFT" if r < 0.2 else "SUBMITTED" if r < 0.25 else "AUTHORISED" if r < 0.8
+                else "VOIDED" if r < 0.9 else "DELETED"
+            )  # fmt: skip
+            date_ms = today - int(rng.random() * 730) * DAY
+            self._note(sale, contact, cur, rate, total, 0, date_ms, status)
+
+    def _note(
+        self,
+        sale: bool,
+        contact: int,
+        cur: str,
+        rate: str,
+        total: int,
+        allocated: int,
+        date_ms: int,
+        status: str | None = None,
+    ) -> int:
+        rng, tenant = self.rng, self.tenant
+        pk, self.next_pk = self.next_pk, self.next_pk + 1
+        status = status or ("PAID" if allocated == total else "AUTHORISED")
+        if sale:
+            tenant.credit_note_counter += 1
+            number = f"CN-{tenant.credit_note_counter:04d}"
+        else:
+            number = f"SCN-{int(rng.random() * 900000) + 100000}"
+        # one tax-inclusive line, so the total is exactly the amount credited
+        tax = (total * 30 + 115) // 230
+        desc, code = _SALES_JSON[0] if sale else _PURCHASE_JSON[0]
+        tax_type = "OUTPUT2" if sale else "INPUT2"
+        lines = (
+            f'[null,{desc},"1.0000","{_money(total)}","{code}","{tax_type}",'
+            f'"{_money(tax)}","{_money(total)}",null,null]'
+        )
+        self.notes.append(
+            (
+                pk, tenant.pk, _uuid(rng), "ACCRECCREDIT" if sale else "ACCPAYCREDIT", contact,
+                status, number, None, date_ms, None, cur, rate, "Inclusive", total - tax, tax,
+                total, allocated, date_ms if status == "PAID" else None,
+                min(self.now, date_ms + DAY), 0, "[" + lines + "]", None,
+            )
+        )  # fmt: skip
+        return pk
 
 
 def _quotes(
@@ -447,57 +567,81 @@ def _chunks(it: Iterator[tuple], size: int = 50_000) -> Iterator[list[tuple]]:
         yield batch
 
 
+CONTACT_COLUMNS = (
+    "tenant, contact_id, name, first_name, last_name, email, contact_number, account_number, "
+    "status, is_customer, is_supplier, updated_ms, extra"
+)
+INVOICE_COLUMNS = (
+    "pk, tenant, invoice_id, type, contact_pk, status, number, reference, date_ms, due_ms, "
+    "currency, rate, lat, sub, tax, total, paid, credited, paid_on_ms, updated_ms, by_app, lines"
+)
+QUOTE_COLUMNS = (
+    "tenant, quote_id, contact_pk, status, number, reference, title, summary, terms, date_ms, "
+    "expiry_ms, currency, lat, sub, tax, total, updated_ms, lines"
+)
+CREDIT_NOTE_COLUMNS = (
+    "pk, tenant, credit_note_id, type, contact_pk, status, number, reference, date_ms, due_ms, "
+    "currency, rate, lat, sub, tax, total, allocated, paid_on_ms, updated_ms, by_app, lines, extra"
+)
+ALLOCATION_COLUMNS = "tenant, allocation_id, credit_note_pk, invoice_pk, amount, date_ms"
+
+
+def _insert(conn: sqlite3.Connection, table: str, columns: str, rows: Iterable[tuple]) -> None:
+    marks = ",".join("?" * (columns.count(",") + 1))
+    for batch in _chunks(iter(rows)):
+        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", batch)
+
+
+def _next_pk(conn: sqlite3.Connection, table: str) -> int:
+    return conn.execute(f"SELECT COALESCE(MAX(pk), 0) + 1 FROM {table}").fetchone()[0]
+
+
 def seed(
-    store: Store, tenant: Tenant, contacts: int, invoices: int, quotes: int = 0, seed: int = 0
+    store: Store,
+    tenant: Tenant,
+    contacts: int,
+    invoices: int,
+    quotes: int = 0,
+    seed: int = 0,
+    credit_notes: int = 0,
 ) -> SeedResult:
-    """Replace the organisation's contacts, invoices and quotes with generated ones."""
+    """Replace the organisation's contacts, invoices, quotes and credit notes with generated
+    ones, and enable the currencies they use."""
     started = time.perf_counter()
     rng = random.Random(f"{seed}")
     now = int(time.time() * 1000)
-    if (invoices or quotes) and not contacts:
+    today = now - now % DAY
+    if (invoices or quotes or credit_notes) and not contacts:
         contacts = 1
     with store.lock:
         conn = store.conn
-        tenant.invoice_counter = tenant.quote_counter = 0
-        for table in ("quotes", "invoices", "contacts"):
+        tenant.counters = (0, 0, 0)
+        for code, _, _ in CURRENCIES:
+            tenant.enable_currency(code)
+        for table in ("allocations", "credit_notes", "quotes", "invoices", "contacts"):
             conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant.pk,))
-        indexes = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'"
-            )
-        ]
-        for name in indexes:
+        indexes = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'"
+        ).fetchall()
+        for (name,) in indexes:
             conn.execute(f"DROP INDEX {name}")
         try:
             conn.execute("BEGIN")
-            for batch in _chunks(_contacts(rng, tenant, contacts, now)):
-                conn.executemany(
-                    "INSERT INTO contacts (tenant, contact_id, name, first_name, last_name, email, "
-                    "contact_number, account_number, status, is_customer, is_supplier, "
-                    "updated_ms, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    batch,
-                )
+            _insert(conn, "contacts", CONTACT_COLUMNS, _contacts(rng, tenant, contacts, now))
             rows = conn.execute(
                 "SELECT pk, is_customer, is_supplier FROM contacts WHERE tenant=?", (tenant.pk,)
             ).fetchall()
             customers = [pk for pk, c, _ in rows if c] or [pk for pk, _, _ in rows]
-            suppliers = [pk for pk, _, s in rows if s]
-            for batch in _chunks(_invoices(rng, tenant, invoices, customers, suppliers, now)):
-                conn.executemany(
-                    "INSERT INTO invoices (tenant, invoice_id, type, contact_pk, status, number, "
-                    "reference, date_ms, due_ms, currency, rate, lat, sub, tax, total, paid, "
-                    "paid_on_ms, updated_ms, by_app, lines) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    batch,
-                )
-            for batch in _chunks(_quotes(rng, tenant, quotes, customers, now)):
-                conn.executemany(
-                    "INSERT INTO quotes (tenant, quote_id, contact_pk, status, number, reference, "
-                    "title, summary, terms, date_ms, expiry_ms, currency, lat, sub, tax, total, "
-                    "updated_ms, lines) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    batch,
-                )
+            pools = (customers, [pk for pk, _, s in rows if s])
+            first_note = _next_pk(conn, "credit_notes")
+            credits = _Credits(tenant, credit_notes, invoices, seed, first_note, now)
+            first = _next_pk(conn, "invoices")
+            generated = _invoices(rng, tenant, invoices, pools, now, first, credits)
+            _insert(conn, "invoices", INVOICE_COLUMNS, generated)
+            _insert(conn, "quotes", QUOTE_COLUMNS, _quotes(rng, tenant, quotes, customers, now))
+            credits.standalone(pools, today)
+            _insert(conn, "credit_notes", CREDIT_NOTE_COLUMNS, credits.notes)
+            _insert(conn, "allocations", ALLOCATION_COLUMNS, credits.allocations)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -507,4 +651,5 @@ def seed(
             conn.executescript(INDEXES)
             conn.execute("ANALYZE")
             store.changed()
-    return SeedResult(contacts, invoices, quotes, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return SeedResult(contacts, invoices, quotes, seconds, len(credits.notes))

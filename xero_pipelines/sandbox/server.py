@@ -19,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from . import admin, api, generator
+from . import admin, admin_records, api, generator
 from .config import Limits, SandboxConfig
 from .gateway import Gateway
 from .state import Sandbox
@@ -29,15 +29,16 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     """A Starlette app speaking Xero's identity and accounting APIs plus `/_sandbox/` admin.
 
     The state is reachable as `app.state.sandbox` (a `Sandbox`). When the config asks for
-    contacts/invoices/quotes they are generated into the first organisation at once.
+    contacts/invoices/quotes/credit notes they are generated into the first organisation at once.
     """
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
     app = Starlette(
-        routes=[*admin.routes, *api.routes], middleware=[Middleware(Gateway, sandbox=sandbox)]
+        routes=[*admin.routes, *admin_records.routes, *api.routes],
+        middleware=[Middleware(Gateway, sandbox=sandbox)],
     )
     app.state.sandbox = sandbox
-    if config.contacts or config.invoices or config.quotes:
+    if config.contacts or config.invoices or config.quotes or config.credit_notes:
         generator.seed(
             sandbox.store,
             sandbox.store.first_tenant(),
@@ -45,6 +46,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             config.invoices,
             config.quotes,
             config.seed,
+            config.credit_notes,
         )
     return app
 
@@ -105,12 +107,22 @@ def serve(
     client_secret: str = "sandbox",
     quotes: int = 0,
     expose_admin_api: bool = False,
+    credit_notes: int = 0,
 ) -> None:
     """Run the sandbox in the foreground until interrupted (loopback only unless
     `expose_admin_api`; ValueError otherwise)."""
     check_host(host, expose_admin_api)
     app = create_app(
-        _config(contacts, invoices, seed, rate_limits, client_id, client_secret, quotes)
+        _config(
+            contacts,
+            invoices,
+            seed,
+            rate_limits,
+            client_id,
+            client_secret,
+            quotes,
+            credit_notes=credit_notes,
+        )
     )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

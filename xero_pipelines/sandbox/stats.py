@@ -14,6 +14,12 @@ TEMPLATES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(f"^{API}/Contacts/{_ID}$"), f"{API}/Contacts/{{ContactNumber}}"),
     (re.compile(f"^{API}/Invoices/{_GUID}$"), f"{API}/Invoices/{{InvoiceID}}"),
     (re.compile(f"^{API}/Invoices/{_ID}$"), f"{API}/Invoices/{{InvoiceNumber}}"),
+    (
+        re.compile(f"^{API}/CreditNotes/{_ID}/Allocations$"),
+        f"{API}/CreditNotes/{{CreditNoteID}}/Allocations",
+    ),
+    (re.compile(f"^{API}/CreditNotes/{_GUID}$"), f"{API}/CreditNotes/{{CreditNoteID}}"),
+    (re.compile(f"^{API}/CreditNotes/{_ID}$"), f"{API}/CreditNotes/{{CreditNoteNumber}}"),
     (re.compile(f"^{API}/Quotes/{_ID}$"), f"{API}/Quotes/{{QuoteID}}"),
     (re.compile(f"^{API}/Accounts/{_ID}$"), f"{API}/Accounts/{{AccountID}}"),
     (re.compile(f"^/connections/{_ID}$", re.I), "/connections/{id}"),

@@ -23,15 +23,28 @@ CREATE TABLE contacts (
     name TEXT NOT NULL, first_name TEXT, last_name TEXT, email TEXT,
     contact_number TEXT, account_number TEXT, status TEXT NOT NULL,
     is_customer INTEGER NOT NULL DEFAULT 0, is_supplier INTEGER NOT NULL DEFAULT 0,
-    updated_ms INTEGER NOT NULL, extra TEXT
+    updated_ms INTEGER NOT NULL, extra TEXT, merged_to TEXT
 );
 CREATE TABLE invoices (
     pk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, invoice_id TEXT NOT NULL,
     type TEXT NOT NULL, contact_pk INTEGER NOT NULL, status TEXT NOT NULL, number TEXT,
     reference TEXT, date_ms INTEGER, due_ms INTEGER, currency TEXT NOT NULL, rate TEXT,
     lat TEXT NOT NULL, sub INTEGER NOT NULL, tax INTEGER NOT NULL, total INTEGER NOT NULL,
-    paid INTEGER NOT NULL DEFAULT 0, paid_on_ms INTEGER, updated_ms INTEGER NOT NULL,
+    paid INTEGER NOT NULL DEFAULT 0, credited INTEGER NOT NULL DEFAULT 0, paid_on_ms INTEGER,
+    updated_ms INTEGER NOT NULL, by_app INTEGER NOT NULL DEFAULT 0, lines TEXT NOT NULL, extra TEXT
+);
+CREATE TABLE credit_notes (
+    pk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, credit_note_id TEXT NOT NULL,
+    type TEXT NOT NULL, contact_pk INTEGER NOT NULL, status TEXT NOT NULL, number TEXT,
+    reference TEXT, date_ms INTEGER, due_ms INTEGER, currency TEXT NOT NULL, rate TEXT,
+    lat TEXT NOT NULL, sub INTEGER NOT NULL, tax INTEGER NOT NULL, total INTEGER NOT NULL,
+    allocated INTEGER NOT NULL DEFAULT 0, paid_on_ms INTEGER, updated_ms INTEGER NOT NULL,
     by_app INTEGER NOT NULL DEFAULT 0, lines TEXT NOT NULL, extra TEXT
+);
+CREATE TABLE allocations (
+    pk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, allocation_id TEXT NOT NULL,
+    credit_note_pk INTEGER NOT NULL, invoice_pk INTEGER NOT NULL, amount INTEGER NOT NULL,
+    date_ms INTEGER NOT NULL
 );
 CREATE TABLE quotes (
     pk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, quote_id TEXT NOT NULL,
@@ -55,7 +68,16 @@ CREATE INDEX IF NOT EXISTS ix_invoices_updated ON invoices(tenant, updated_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS ix_quotes_id ON quotes(quote_id);
 CREATE INDEX IF NOT EXISTS ix_quotes_tenant ON quotes(tenant, pk);
 CREATE INDEX IF NOT EXISTS ix_quotes_contact ON quotes(contact_pk);
+CREATE UNIQUE INDEX IF NOT EXISTS ix_credit_notes_id ON credit_notes(credit_note_id);
+CREATE INDEX IF NOT EXISTS ix_credit_notes_scan ON credit_notes(tenant, pk, status, type);
+CREATE INDEX IF NOT EXISTS ix_credit_notes_contact ON credit_notes(contact_pk, type, status);
+CREATE INDEX IF NOT EXISTS ix_credit_notes_number ON credit_notes(tenant, number);
+CREATE INDEX IF NOT EXISTS ix_credit_notes_updated ON credit_notes(tenant, updated_ms);
+CREATE INDEX IF NOT EXISTS ix_allocations_credit_note ON allocations(credit_note_pk);
+CREATE INDEX IF NOT EXISTS ix_allocations_invoice ON allocations(invoice_pk);
 """
+TABLES = ("contacts", "invoices", "quotes", "credit_notes", "allocations")
+DOCUMENT_TABLES = ("invoices", "quotes", "credit_notes")
 
 DEFAULT_TENANT_NAME = "Demo Company (Sandbox)"
 
@@ -97,17 +119,44 @@ TAX_RATES: dict[str, int] = {
 
 @dataclass
 class Tenant:
-    """One organisation. Counters give InvoiceNumber/QuoteNumber like Xero's INV-0001."""
+    """One organisation: its settings (what `/Organisation` and `/Currencies` show) and its
+    chart of accounts. Counters give numbers like Xero's INV-0001, QU-0001 and CN-0001."""
 
     pk: int
     tenant_id: str
     name: str
     created_ms: int
     base_currency: str = "NZD"
-    short_code: str = "!sandbox"
+    short_code: str = "!sandb"
+    timezone: str = "NEWZEALANDSTANDARDTIME"
+    country_code: str = "NZ"
+    legal_name: str | None = None
+    currencies: list[str] = field(default_factory=lambda: ["NZD"])
+    """Currencies the organisation has enabled (Settings > Currencies); the base one first."""
     invoice_counter: int = 0
     quote_counter: int = 0
+    credit_note_counter: int = 0
     accounts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counters(self) -> tuple[int, int, int]:
+        return self.invoice_counter, self.quote_counter, self.credit_note_counter
+
+    @counters.setter
+    def counters(self, values: tuple[int, int, int]) -> None:
+        self.invoice_counter, self.quote_counter, self.credit_note_counter = values
+
+    def enable_currency(self, code: str) -> None:
+        if code not in self.currencies:
+            self.currencies.append(code)
+
+
+SHORT_CODE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def short_code(rng: random.Random) -> str:
+    """Xero's organisation short code: `!` and five letters or digits (e.g. `!mBdtL`)."""
+    return "!" + "".join(rng.choice(SHORT_CODE_CHARS) for _ in range(5))
 
 
 def default_chart(rng: random.Random, at_ms: int) -> list[dict[str, Any]]:
@@ -233,7 +282,7 @@ class Store:
     def reset(self) -> Tenant:
         """Drop everything and start again with one organisation, "Demo Company (Sandbox)"."""
         with self.lock:
-            for table in ("contacts", "invoices", "quotes"):
+            for table in TABLES:
                 self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             self.conn.executescript(SCHEMA)
             self.conn.executescript(INDEXES)
@@ -255,7 +304,7 @@ class Store:
                 tenant_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 name=name,
                 created_ms=at,
-                short_code=f"!{rng.getrandbits(24):06x}",
+                short_code=short_code(rng),
             )
             tenant.accounts = default_chart(rng, at)
             self.tenants[tenant.tenant_id] = tenant
@@ -269,13 +318,16 @@ class Store:
     def first_tenant(self) -> Tenant:
         return next(iter(self.tenants.values()))
 
+    def tenant_by_pk(self, pk: int) -> Tenant:
+        return next(t for t in self.tenants.values() if t.pk == pk)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows per tenant, for `/_sandbox/state`."""
         out: dict[str, dict[str, int]] = {}
         with self.lock:
             for t in self.tenants.values():
                 row = {}
-                for table in ("contacts", "invoices", "quotes"):
+                for table in ("contacts", "invoices", "quotes", "credit_notes"):
                     (n,) = self.conn.execute(
                         f"SELECT COUNT(*) FROM {table} WHERE tenant=?", (t.pk,)
                     ).fetchone()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import where as where_lang
-from ..xero_json import msdate, parse_http_datetime
+from ..store import Tenant
+from ..xero_json import msdate, now_ms, parse_http_datetime
 from .common import Ctx, envelope, not_found, query_error
 
 
@@ -38,9 +39,24 @@ def list_accounts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     return envelope("Accounts", [render(a) for a in accounts])
 
 
-def get_account(ctx: Ctx, account_id: str) -> dict:
+def get_account(ctx: Ctx, account_id: str, params: dict[str, str]) -> dict:
     with ctx.store.lock:
         for a in ctx.tenant.accounts:
             if a["AccountID"] == account_id.lower():
                 return envelope("Accounts", [render(a)])
     raise not_found()
+
+
+def set_status(tenant: Tenant, code: Any, status: Any) -> dict[str, Any]:
+    """Archive or restore an account by code, as a user does in the chart of accounts (the
+    caller holds the lock). LookupError for an unknown code, ValueError for a bad status."""
+    if status not in ("ACTIVE", "ARCHIVED"):
+        raise ValueError("status must be ACTIVE or ARCHIVED")
+    for account in tenant.accounts:
+        if account["Code"] == code:
+            if account.get("SystemAccount"):
+                raise ValueError(f"account {code} is a system account and cannot be archived")
+            account["Status"] = status
+            account["UpdatedDateUTC_ms"] = max(now_ms(), account["UpdatedDateUTC_ms"] + 1)
+            return account
+    raise LookupError(f"no account with code {code!r}")

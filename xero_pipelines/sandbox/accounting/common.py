@@ -104,13 +104,13 @@ def save_batch(
 
     With summarizeErrors (the default) one bad element fails the whole call with 400 and
     nothing is written; with summarizeErrors=false the good ones are saved and the bad ones
-    come back marked `StatusAttributeString: ERROR`. On any failure the tenant's invoice and
-    quote number counters are put back too, so a rolled-back document does not use up a number.
+    come back marked `StatusAttributeString: ERROR`. On any failure the tenant's document number
+    counters are put back too, so a rolled-back document does not use up a number.
     The response is rendered (`render(results)`) before COMMIT, so a write whose answer cannot
     be built is rolled back rather than stored and then unreadable.
     """
     store, tenant = ctx.store, ctx.tenant
-    counters = tenant.invoice_counter, tenant.quote_counter
+    counters = tenant.counters
     results: list[Result] = []
     store.conn.execute("BEGIN")
     try:
@@ -125,7 +125,7 @@ def save_batch(
     except BaseException:
         if store.conn.in_transaction:
             store.conn.execute("ROLLBACK")
-        tenant.invoice_counter, tenant.quote_counter = counters
+        tenant.counters = counters
         raise
     return body
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import where as where_lang
-from ..xero_json import CENT, dumps, msdate, now_ms, parse_http_datetime
+from ..xero_json import cents, dumps, msdate, now_ms, parse_http_datetime
+from .balances import Balance, balances
 from .common import (
     Ctx,
     Result,
@@ -22,11 +22,29 @@ from .common import (
     save_batch,
     select_rows,
 )
+from .organisation import CURRENCY_NAMES
 
-COLUMNS = (
-    "pk, contact_id, name, first_name, last_name, email, contact_number, account_number, "
-    "status, is_customer, is_supplier, updated_ms, extra"
-)
+
+class ContactRow(NamedTuple):
+    """One stored contact (the columns of `COLUMNS`, in order)."""
+
+    pk: int
+    contact_id: str
+    name: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    contact_number: str | None
+    account_number: str | None
+    status: str
+    is_customer: int
+    is_supplier: int
+    updated_ms: int
+    extra: str | None
+    merged_to: str | None
+
+
+COLUMNS = ", ".join(ContactRow._fields)
 
 WHERE_FIELDS = {
     "ContactID": "contact_id",
@@ -67,25 +85,6 @@ EXTRA_TEXT = {
     "PurchasesDefaultAccountCode": None,
     "XeroNetworkKey": None,
 }
-CURRENCIES = {
-    "AUD",
-    "CAD",
-    "CHF",
-    "EUR",
-    "GBP",
-    "JPY",
-    "NZD",
-    "SGD",
-    "USD",
-    "ZAR",
-    "HKD",
-    "CNY",
-    "INR",
-    "SEK",
-    "NOK",
-    "DKK",
-    "FJD",
-}
 
 
 def order_clause(order: str | None, fields: dict[str, str], default: str) -> str:
@@ -106,95 +105,54 @@ def order_clause(order: str | None, fields: dict[str, str], default: str) -> str
     return ", ".join(parts) + ", pk"
 
 
-Balance = dict[str, dict[str, Decimal]]
-
-
-def balances(ctx: Ctx, pks: list[int]) -> dict[int, Balance]:
-    """Outstanding and overdue amounts per contact (base currency) from AUTHORISED invoices.
-
-    Summed in SQL per contact, type and currency rate (integer cents), then converted to the
-    base currency with Decimal; one query per 900 contacts.
-    """
-    out: dict[int, Balance] = {}
-    if not pks:
-        return out
-    today = now_ms() // 86_400_000 * 86_400_000
-    zero = Decimal(0)
-    for chunk in range(0, len(pks), 900):
-        ids = pks[chunk : chunk + 900]
-        rows = ctx.store.conn.execute(
-            f"SELECT contact_pk, type, rate, SUM(total - paid), "
-            f"SUM(CASE WHEN due_ms < ? THEN total - paid ELSE 0 END) FROM invoices "
-            f"WHERE contact_pk IN ({','.join('?' * len(ids))}) AND status = 'AUTHORISED' "
-            f"AND type IN ('ACCREC', 'ACCPAY') GROUP BY contact_pk, type, rate",
-            [today, *ids],
-        ).fetchall()
-        for pk, typ, rate, outstanding, overdue in rows:
-            side = "AccountsReceivable" if typ == "ACCREC" else "AccountsPayable"
-            factor = Decimal(rate) if rate and rate not in ("1", "1.0") else None
-            b = out.setdefault(
-                pk,
-                {
-                    "AccountsReceivable": {"Outstanding": zero, "Overdue": zero},
-                    "AccountsPayable": {"Outstanding": zero, "Overdue": zero},
-                },
-            )
-            for key, value in (("Outstanding", outstanding), ("Overdue", overdue)):
-                amount = Decimal(value) / 100
-                b[side][key] += amount / factor if factor else amount
-    return out
-
-
 _DEFAULT_ADDRESSES = '[{"AddressType":"POBOX"},{"AddressType":"STREET"}]'
 _DEFAULT_PHONES = (
     '[{"PhoneType":"DDI"},{"PhoneType":"DEFAULT"},{"PhoneType":"FAX"},{"PhoneType":"MOBILE"}]'
 )
-_ZERO_BALANCES = (
-    '{"AccountsReceivable":{"Outstanding":0.00,"Overdue":0.00},'
-    '"AccountsPayable":{"Outstanding":0.00,"Overdue":0.00}}'
-)
 
 
-def _amount(d: Decimal) -> str:
-    return str(d.quantize(CENT, ROUND_HALF_UP))
+def _money(c: int) -> str:
+    return cents(c)[2:]  # the bare number text of a cents amount
+
+
+def _balances_json(bal: Balance | None) -> str:
+    ar, ap = bal or ((0, 0), (0, 0))
+    return (
+        f'{{"AccountsReceivable":{{"Outstanding":{_money(ar[0])},"Overdue":{_money(ar[1])}}},'
+        f'"AccountsPayable":{{"Outstanding":{_money(ap[0])},"Overdue":{_money(ap[1])}}}}}'
+    )
 
 
 def fragment(
-    row: tuple, bal: Balance | None, summary: bool = False, status_attribute: str | None = None
+    c: ContactRow,
+    bal: Balance | None,
+    summary: bool = False,
+    status_attribute: str | None = None,
+    paged: bool = True,
 ) -> str:
-    """One contact as Xero's JSON text, built directly (stored extras are spliced in as JSON)."""
-    (
-        _pk,
-        contact_id,
-        name,
-        first,
-        last,
-        email,
-        number,
-        account_number,
-        status,
-        is_customer,
-        is_supplier,
-        updated,
-        extra,
-    ) = row
-    p = [f'{{"ContactID":"{contact_id}","ContactStatus":"{status}","Name":{js(name)}']
-    if first:
-        p.append(f',"FirstName":{js(first)}')
-    if last:
-        p.append(f',"LastName":{js(last)}')
-    if email:
-        p.append(f',"EmailAddress":{js(email)}')
-    if number:
-        p.append(f',"ContactNumber":{js(number)}')
-    if account_number:
-        p.append(f',"AccountNumber":{js(account_number)}')
+    """One contact as Xero's JSON text, built directly (stored extras are spliced in as JSON).
+
+    `MergedToContactID` only when `paged` (or for one contact), as Xero documents it.
+    """
+    p = [f'{{"ContactID":"{c.contact_id}","ContactStatus":"{c.status}","Name":{js(c.name)}']
+    if c.first_name:
+        p.append(f',"FirstName":{js(c.first_name)}')
+    if c.last_name:
+        p.append(f',"LastName":{js(c.last_name)}')
+    if c.email:
+        p.append(f',"EmailAddress":{js(c.email)}')
+    if c.contact_number:
+        p.append(f',"ContactNumber":{js(c.contact_number)}')
+    if c.account_number:
+        p.append(f',"AccountNumber":{js(c.account_number)}')
+    if c.merged_to and paged:
+        p.append(f',"MergedToContactID":"{c.merged_to}"')
     p.append(
-        f',"UpdatedDateUTC":"{msdate(updated)}","IsSupplier":{_bool(is_supplier)},'
-        f'"IsCustomer":{_bool(is_customer)},"HasAttachments":false'
+        f',"UpdatedDateUTC":"{msdate(c.updated_ms)}","IsSupplier":{_bool(c.is_supplier)},'
+        f'"IsCustomer":{_bool(c.is_customer)},"HasAttachments":false'
     )
     if not summary:
-        ext = extra or "{}"
+        ext = c.extra or "{}"
         if '"BankAccountDetails"' not in ext:
             p.append(',"BankAccountDetails":""')
         if '"Addresses"' not in ext:
@@ -206,16 +164,9 @@ def fragment(
         inner = ext.strip()[1:-1].strip()
         if inner:
             p.append("," + inner)
-        if bal:
-            ar, ap = bal["AccountsReceivable"], bal["AccountsPayable"]
-            balances_json = (
-                f'{{"AccountsReceivable":{{"Outstanding":{_amount(ar["Outstanding"])},'
-                f'"Overdue":{_amount(ar["Overdue"])}}},"AccountsPayable":{{'
-                f'"Outstanding":{_amount(ap["Outstanding"])},"Overdue":{_amount(ap["Overdue"])}}}}}'
-            )
-        else:
-            balances_json = _ZERO_BALANCES
-        p.append(f',"ContactGroups":[],"Balances":{balances_json},"HasValidationErrors":false')
+        p.append(
+            f',"ContactGroups":[],"Balances":{_balances_json(bal)},"HasValidationErrors":false'
+        )
     if status_attribute:
         p.append(f',"StatusAttributeString":"{status_attribute}"')
     p.append("}")
@@ -226,17 +177,22 @@ def _bool(v: Any) -> str:
     return "true" if v else "false"
 
 
-def render(row: tuple, bal: Balance | None, summary: bool = False) -> dict[str, Any]:
+def render(row: ContactRow, bal: Balance | None, summary: bool = False) -> dict[str, Any]:
     """`fragment` as a dict."""
     return json.loads(fragment(row, bal, summary))
 
 
 def render_rows(
-    ctx: Ctx, rows: list[tuple], summary: bool = False, status_attribute: str | None = None
+    ctx: Ctx,
+    rows: list[tuple],
+    summary: bool = False,
+    status_attribute: str | None = None,
+    paged: bool = True,
 ) -> list[str]:
     """JSON fragments for rows, with balances fetched for the whole page in one go."""
-    bal = {} if summary else balances(ctx, [r[0] for r in rows])
-    return [fragment(r, bal.get(r[0]), summary, status_attribute) for r in rows]
+    contacts = [ContactRow._make(r) for r in rows]
+    bal = {} if summary else balances(ctx, [c.pk for c in contacts])
+    return [fragment(c, bal.get(c.pk), summary, status_attribute, paged) for c in contacts]
 
 
 def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | None) -> bytes:
@@ -273,26 +229,33 @@ def list_contacts(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     where = (" AND ".join(conds), args)
     with ctx.store.lock:  # balances are read with the rows
         rows, page = select_rows(ctx, params, COLUMNS, "contacts", where, order, "pk")
-        items = render_rows(ctx, rows, flag(params, "summaryOnly"))
+        items = render_rows(ctx, rows, flag(params, "summaryOnly"), paged=page is not None)
     return envelope_raw("Contacts", items, page)
 
 
-def find_row(ctx: Ctx, ident: str) -> tuple | None:
+def find_row(ctx: Ctx, ident: str) -> ContactRow | None:
     """By ContactID when it looks like a GUID, otherwise by ContactNumber (Xero's two routes)."""
     conn = ctx.store.conn
     if is_guid(ident):
-        return conn.execute(
+        row = conn.execute(
             f"SELECT {COLUMNS} FROM contacts WHERE contact_id = ? AND tenant = ?",
             (ident.lower(), ctx.tenant.pk),
         ).fetchone()
-    return conn.execute(
-        f"SELECT {COLUMNS} FROM contacts WHERE contact_number = ? AND tenant = ? "
-        "ORDER BY pk LIMIT 1",
-        (ident, ctx.tenant.pk),
-    ).fetchone()
+    else:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM contacts WHERE contact_number = ? AND tenant = ? "
+            "ORDER BY pk LIMIT 1",
+            (ident, ctx.tenant.pk),
+        ).fetchone()
+    return ContactRow._make(row) if row else None
 
 
-def get_contact(ctx: Ctx, ident: str) -> bytes:
+def by_pk(ctx: Ctx, pk: int) -> ContactRow:
+    row = ctx.store.conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE pk = ?", (pk,)).fetchone()
+    return ContactRow._make(row)
+
+
+def get_contact(ctx: Ctx, ident: str, params: dict[str, str]) -> bytes:
     with ctx.store.lock:
         row = find_row(ctx, ident)
         if row is None:
@@ -389,7 +352,7 @@ def _extra_from(el: dict, old: dict, errors: list[str]) -> dict[str, Any]:
         ]
     cur = el.get("DefaultCurrency")
     if cur is not None:
-        if not isinstance(cur, str) or cur not in CURRENCIES:
+        if not isinstance(cur, str) or cur not in CURRENCY_NAMES:
             errors.append(f"The currency code '{cur}' is not valid.")
         else:
             ext["DefaultCurrency"] = cur
@@ -413,90 +376,77 @@ def _account_number_taken(ctx: Ctx, number: str, except_pk: int | None) -> bool:
     return row is not None
 
 
-def save_contact(ctx: Ctx, el: dict, existing: tuple | None) -> tuple[tuple | None, list[str]]:
+def save_contact(
+    ctx: Ctx, el: dict, existing: ContactRow | None
+) -> tuple[ContactRow | None, list[str]]:
     """Validate one element and insert or update it. Returns (row, errors); no write on error."""
+    values, errors = _read_contact(ctx, el, existing)
+    if errors:
+        return None, errors
+    conn = ctx.store.conn
+    if existing is None:
+        values.update(tenant=ctx.tenant.pk, contact_id=str(uuid.uuid4()), updated_ms=now_ms())
+        columns, marks = ", ".join(values), ",".join("?" * len(values))
+        sql = f"INSERT INTO contacts ({columns}) VALUES ({marks})"
+        pk = conn.execute(sql, list(values.values())).lastrowid
+    else:
+        values["updated_ms"] = max(now_ms(), existing.updated_ms + 1)
+        assignments = ", ".join(f"{column}=?" for column in values)
+        conn.execute(
+            f"UPDATE contacts SET {assignments} WHERE pk=?", [*values.values(), existing.pk]
+        )
+        pk = existing.pk
+    return by_pk(ctx, pk), []  # type: ignore[arg-type]
+
+
+def _read_contact(
+    ctx: Ctx, el: dict, existing: ContactRow | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The columns a write sets (a field not sent keeps its stored value), and its errors."""
     errors: list[str] = []
     name = _str_field(el, "Name", 255, errors)
-    if name is not None:
-        name = name.strip()
+    name = name.strip() if name is not None else None
     if existing is None and not name:
         errors.append("The contact name must be specified.")
-    first = _str_field(el, "FirstName", 255, errors)
-    last = _str_field(el, "LastName", 255, errors)
-    email = _str_field(el, "EmailAddress", 255, errors)
-    if email and ("@" not in email or " " in email.strip()):
+    sent = {
+        "first_name": _str_field(el, "FirstName", 255, errors),
+        "last_name": _str_field(el, "LastName", 255, errors),
+        "email": _str_field(el, "EmailAddress", 255, errors),
+        "contact_number": _str_field(el, "ContactNumber", 50, errors),
+        "account_number": _str_field(el, "AccountNumber", 50, errors),
+    }
+    if sent["email"] and ("@" not in sent["email"] or " " in sent["email"].strip()):
         errors.append("Email address must be valid.")
-    number = _str_field(el, "ContactNumber", 50, errors)
-    account_number = _str_field(el, "AccountNumber", 50, errors)
     status = el.get("ContactStatus")
     if status is not None and status not in ("ACTIVE", "ARCHIVED"):
         errors.append("ContactStatus must be ACTIVE or ARCHIVED.")
-    old_extra = json.loads(existing[12]) if existing is not None and existing[12] else {}
+    old_extra = json.loads(existing.extra) if existing is not None and existing.extra else {}
     extra = _extra_from(el, old_extra, errors)
-    pk = existing[0] if existing is not None else None
-    final_name = name or (existing[2] if existing is not None else "")
-    final_status = status or (existing[8] if existing is not None else "ACTIVE")
-    if (
-        final_name
-        and final_status == "ACTIVE"
-        and len(final_name) <= 255
-        and _name_taken(ctx, final_name, pk)
-    ):
+    values: dict[str, Any] = {
+        key: getattr(existing, key) if value is None and existing else value
+        for key, value in sent.items()
+    }
+    values["name"] = name or (existing.name if existing is not None else "")
+    values["status"] = status or (existing.status if existing is not None else "ACTIVE")
+    values["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+    errors += _uniqueness_errors(ctx, values, sent["account_number"], existing)
+    return values, errors
+
+
+def _uniqueness_errors(
+    ctx: Ctx, values: dict[str, Any], account_number: str | None, existing: ContactRow | None
+) -> list[str]:
+    pk = existing.pk if existing is not None else None
+    name = values["name"]
+    errors = []
+    if name and values["status"] == "ACTIVE" and len(name) <= 255 and _name_taken(ctx, name, pk):
         errors.append(
-            f"The contact name {final_name} is already assigned to another contact. "
+            f"The contact name {name} is already assigned to another contact. "
             "The contact name must be unique across all active contacts."
         )
     if account_number and _account_number_taken(ctx, account_number, pk):
         errors.append("The Account Number already exists. Please enter a different Account Number.")
-    if errors:
-        return None, errors
-    conn = ctx.store.conn
-    ts = now_ms()
-    extra_json = json.dumps(extra, ensure_ascii=False) if extra else None
-    if existing is None:
-        contact_id = str(uuid.uuid4())
-        cur = conn.execute(
-            "INSERT INTO contacts (tenant, contact_id, name, first_name, last_name, email, "
-            "contact_number, account_number, status, updated_ms, extra) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                ctx.tenant.pk,
-                contact_id,
-                final_name,
-                first,
-                last,
-                email,
-                number,
-                account_number,
-                final_status,
-                ts,
-                extra_json,
-            ),
-        )
-        pk = cur.lastrowid
-    else:
-
-        def pick(new: Any, idx: int) -> Any:
-            return existing[idx] if new is None else new
-
-        conn.execute(
-            "UPDATE contacts SET name=?, first_name=?, last_name=?, email=?, contact_number=?, "
-            "account_number=?, status=?, updated_ms=?, extra=? WHERE pk=?",
-            (
-                final_name,
-                pick(first, 3),
-                pick(last, 4),
-                pick(email, 5),
-                pick(number, 6),
-                pick(account_number, 7),
-                final_status,
-                max(ts, existing[11] + 1),
-                extra_json,
-                pk,
-            ),
-        )
-    row = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE pk = ?", (pk,)).fetchone()
-    return row, []
+    return errors
 
 
 def write_contacts(
@@ -504,7 +454,7 @@ def write_contacts(
 ) -> bytes:
     """PUT (create only) / POST (update or create) / POST {id}; see `common.save_batch`."""
 
-    def save(el: dict) -> tuple[tuple | None, list[str]]:
+    def save(el: dict) -> tuple[ContactRow | None, list[str]]:
         existing = None
         if path_id is not None:
             existing = find_row(ctx, path_id)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import where as where_lang
 from ..xero_json import dumps, ms_to_iso, msdate, parse_http_datetime
+from . import allocations
 from .common import (
     Ctx,
     Result,
@@ -24,16 +24,45 @@ from .common import (
     query_error,
     save_batch,
     select_rows,
-    text,
 )
 from .contacts import order_clause
-from .documents import currency, date_field, existing_row, resolve_contact, stamp, totals
+from .documents import INVOICE, existing_row, next_number, read_document, store_document
 
-COLUMNS = (
-    "i.pk, i.invoice_id, i.type, i.contact_pk, i.status, i.number, i.reference, i.date_ms, "
-    "i.due_ms, i.currency, i.rate, i.lat, i.sub, i.tax, i.total, i.paid, i.paid_on_ms, "
-    "i.updated_ms, i.by_app, i.lines, i.extra, c.contact_id, c.name"
-)
+
+class InvoiceRow(NamedTuple):
+    """One stored invoice with its contact's id and name (the columns of `COLUMNS`)."""
+
+    pk: int
+    invoice_id: str
+    type: str
+    contact_pk: int
+    status: str
+    number: str | None
+    reference: str | None
+    date_ms: int | None
+    due_ms: int | None
+    currency: str
+    rate: str | None
+    lat: str
+    sub: int
+    tax: int
+    total: int
+    paid: int
+    credited: int
+    paid_on_ms: int | None
+    updated_ms: int
+    by_app: int
+    lines: str
+    extra: str | None
+    contact_id: str
+    contact_name: str
+
+    @property
+    def amount_due(self) -> int:
+        return 0 if self.status in ("VOIDED", "DELETED") else self.total - self.paid - self.credited
+
+
+COLUMNS = ", ".join(f"i.{f}" for f in InvoiceRow._fields[:-2]) + ", c.contact_id, c.name"
 FROM = "invoices i JOIN contacts c ON c.pk = i.contact_pk"
 
 WHERE_FIELDS = {
@@ -49,27 +78,19 @@ WHERE_FIELDS = {
     "Contact.ContactID": "c.contact_id",
     "Contact.Name": "c.name",
     "Contact.ContactNumber": "c.contact_number",
-    "AmountDue": "((i.total - i.paid) / 100.0)",
+    "AmountDue": "((i.total - i.paid - i.credited) / 100.0)",
     "AmountPaid": "(i.paid / 100.0)",
+    "AmountCredited": "(i.credited / 100.0)",
     "Total": "(i.total / 100.0)",
-}
-STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
-TRANSITIONS = {
-    "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
-    "SUBMITTED": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
-    "AUTHORISED": {"AUTHORISED", "VOIDED"},
-    "PAID": set(),
-    "VOIDED": set(),
-    "DELETED": set(),
 }
 
 
 @lru_cache(maxsize=256)
-def _rate(rate: str | None) -> str:
+def rate_text(rate: str | None) -> str:
     return str(Decimal(rate or "1").quantize(Decimal("0.000001"), ROUND_HALF_UP))
 
 
-def _money(c: int) -> str:
+def money(c: int) -> str:
     return f"-{(-c) // 100}.{(-c) % 100:02d}" if c < 0 else f"{c // 100}.{c % 100:02d}"
 
 
@@ -80,75 +101,45 @@ def fragment(
     summary: bool = False,
     unitdp: int = 2,
     status_attribute: str | None = None,
+    credits: list[allocations.AllocationRow] | None = None,
 ) -> str:
     """One invoice as Xero's JSON text, built directly: a page of 1,000 renders in a few ms.
 
-    Field order and content follow Xero's Invoice; `render` is the same as a dict.
+    Field order and content follow Xero's Invoice; `render` is the same as a dict. `credits`
+    are the credit note allocations that settle it (its `CreditNotes`).
     """
-    (
-        _pk,
-        invoice_id,
-        typ,
-        _contact_pk,
-        status,
-        number,
-        reference,
-        date_ms,
-        due_ms,
-        cur,
-        rate,
-        lat,
-        sub,
-        tax,
-        total,
-        paid,
-        paid_on,
-        updated,
-        _by_app,
-        stored_lines,
-        extra,
-        contact_id,
-        contact_name,
-    ) = row
-    rate_s = _rate(rate)
-    p = [f'{{"Type":"{typ}","InvoiceID":"{invoice_id}"']
-    if number:
-        p.append(f',"InvoiceNumber":{js(number)}')
-    if reference:
-        p.append(f',"Reference":{js(reference)}')
+    i = row if isinstance(row, InvoiceRow) else InvoiceRow._make(row)
+    rate_s = rate_text(i.rate)
+    p = [f'{{"Type":"{i.type}","InvoiceID":"{i.invoice_id}"']
+    if i.number:
+        p.append(f',"InvoiceNumber":{js(i.number)}')
+    if i.reference:
+        p.append(f',"Reference":{js(i.reference)}')
     if not summary:
-        if paid:
-            pay_id = derived_id(invoice_id, 999)
-            p.append(
-                f',"Payments":[{{"PaymentID":"{pay_id}",'
-                f'"Date":"{msdate(paid_on or date_ms or updated)}","Amount":{_money(paid)},'
-                f'"CurrencyRate":{rate_s},"HasAccount":false,"HasValidationErrors":false}}]'
-            )
-        else:
-            p.append(',"Payments":[]')
+        p.append(_payments(i, rate_s))
+        p.append(f',"CreditNotes":{allocations.invoice_credit_notes_json(credits or [])}')
         p.append(',"Prepayments":[],"Overpayments":[]')
-    due = total - paid if status not in ("VOIDED", "DELETED") else 0
     p.append(
-        f',"AmountDue":{_money(due)},"AmountPaid":{_money(paid)},"AmountCredited":0.00,'
-        f'"CurrencyRate":{rate_s},"IsDiscounted":false,"HasAttachments":false,'
-        f'"HasErrors":false,"Contact":{{"ContactID":"{contact_id}",'
-        f'"Name":{js(contact_name)}}}'
+        f',"AmountDue":{money(i.amount_due)},"AmountPaid":{money(i.paid)},'
+        f'"AmountCredited":{money(i.credited)},"CurrencyRate":{rate_s},"IsDiscounted":false,'
+        f'"HasAttachments":false,"HasErrors":false,"Contact":{{"ContactID":"{i.contact_id}",'
+        f'"Name":{js(i.contact_name)}}}'
     )
-    if date_ms is not None:
-        p.append(f',"DateString":"{ms_to_iso(date_ms)}","Date":"{msdate(date_ms)}"')
-    if due_ms is not None:
-        p.append(f',"DueDateString":"{ms_to_iso(due_ms)}","DueDate":"{msdate(due_ms)}"')
-    p.append(f',"Status":"{status}","LineAmountTypes":"{lat}"')
+    if i.date_ms is not None:
+        p.append(f',"DateString":"{ms_to_iso(i.date_ms)}","Date":"{msdate(i.date_ms)}"')
+    if i.due_ms is not None:
+        p.append(f',"DueDateString":"{ms_to_iso(i.due_ms)}","DueDate":"{msdate(i.due_ms)}"')
+    p.append(f',"Status":"{i.status}","LineAmountTypes":"{i.lat}"')
     if lines and not summary:
-        p.append(f',"LineItems":{lines_json(stored_lines, invoice_id, unitdp)}')
+        p.append(f',"LineItems":{lines_json(i.lines, i.invoice_id, unitdp)}')
     p.append(
-        f',"SubTotal":{_money(sub)},"TotalTax":{_money(tax)},"Total":{_money(total)},'
-        f'"UpdatedDateUTC":"{msdate(updated)}","CurrencyCode":{js(cur)}'
+        f',"SubTotal":{money(i.sub)},"TotalTax":{money(i.tax)},"Total":{money(i.total)},'
+        f'"UpdatedDateUTC":"{msdate(i.updated_ms)}","CurrencyCode":{js(i.currency)}'
     )
-    if status == "PAID" and paid_on:
-        p.append(f',"FullyPaidOnDate":"{msdate(paid_on)}"')
-    if extra:
-        for key, value in json.loads(extra).items():
+    if i.status == "PAID" and i.paid_on_ms:
+        p.append(f',"FullyPaidOnDate":"{msdate(i.paid_on_ms)}"')
+    if i.extra:
+        for key, value in json.loads(i.extra).items():
             p.append(f",{js(key)}:{json.dumps(value)}")
     if status_attribute:
         p.append(f',"StatusAttributeString":"{status_attribute}"')
@@ -156,9 +147,28 @@ def fragment(
     return "".join(p)
 
 
+def _payments(i: InvoiceRow, rate_s: str) -> str:
+    """`Payments`: what has been paid, as one payment (the sandbox keeps the sum, not each)."""
+    if not i.paid:
+        return ',"Payments":[]'
+    return (
+        f',"Payments":[{{"PaymentID":"{derived_id(i.invoice_id, 999)}",'
+        f'"Date":"{msdate(i.paid_on_ms or i.date_ms or i.updated_ms)}","Amount":{money(i.paid)},'
+        f'"CurrencyRate":{rate_s},"HasAccount":false,"HasValidationErrors":false}}]'
+    )
+
+
 def render(row: tuple, **kw: Any) -> dict[str, Any]:
     """`fragment` as a dict (for callers that want to inspect an invoice)."""
     return json.loads(fragment(row, **kw))
+
+
+def fragments(ctx: Ctx, rows: list[tuple], **kw: Any) -> list[str]:
+    """Rows as Xero's JSON, with the credit notes applied to them read in one query."""
+    invoices = [InvoiceRow._make(r) for r in rows]
+    credited = [i.pk for i in invoices if i.credited] if not kw.get("summary") else []
+    credits = allocations.on_invoices(ctx.store.conn, credited)
+    return [fragment(i, credits=credits.get(i.pk), **kw) for i in invoices]
 
 
 def _csv(value: str | None) -> list[str]:
@@ -205,155 +215,63 @@ def list_invoices(ctx: Ctx, params: dict[str, str], if_modified_since: str | Non
     where_sql = " AND ".join(conds)
     # a page is counted over invoices alone unless the filter or order needs the contact
     count_tables = FROM if "c." in where_sql or "c." in order else "invoices i"
-    where = (where_sql, args)
-    rows, page = select_rows(ctx, params, COLUMNS, FROM, where, order, "i.pk", count_tables)
-    # every invoice at once comes without its lines, as Xero sends it
-    items = [fragment(r, lines=page is not None, summary=summary, unitdp=unitdp) for r in rows]
+    with ctx.store.lock:
+        rows, page = select_rows(
+            ctx, params, COLUMNS, FROM, (where_sql, args), order, "i.pk", count_tables
+        )
+        # every invoice at once comes without its lines, as Xero sends it
+        items = fragments(ctx, rows, lines=page is not None, summary=summary, unitdp=unitdp)
     return envelope_raw("Invoices", items, page)
 
 
-def find_row(ctx: Ctx, ident: str) -> tuple | None:
+def find_row(ctx: Ctx, ident: str) -> InvoiceRow | None:
     """By InvoiceID, or by InvoiceNumber as Xero also allows."""
     conn = ctx.store.conn
     if is_guid(ident):
-        return conn.execute(
+        row = conn.execute(
             f"SELECT {COLUMNS} FROM {FROM} WHERE i.invoice_id = ? AND i.tenant = ?",
             (ident.lower(), ctx.tenant.pk),
         ).fetchone()
-    return conn.execute(
-        f"SELECT {COLUMNS} FROM {FROM} WHERE i.number = ? AND i.tenant = ? ORDER BY i.pk LIMIT 1",
-        (ident, ctx.tenant.pk),
-    ).fetchone()
+    else:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM {FROM} WHERE i.number = ? AND i.tenant = ? "
+            "ORDER BY i.pk LIMIT 1",
+            (ident, ctx.tenant.pk),
+        ).fetchone()
+    return InvoiceRow._make(row) if row else None
+
+
+def by_pk(ctx: Ctx, pk: int) -> InvoiceRow:
+    row = ctx.store.conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.pk = ?", (pk,)).fetchone()
+    return InvoiceRow._make(row)
 
 
 def get_invoice(ctx: Ctx, ident: str, params: dict[str, str]) -> bytes:
     with ctx.store.lock:
         row = find_row(ctx, ident)
-    if row is None:
-        raise not_found()
-    return envelope_raw("Invoices", [fragment(row, unitdp=4 if params.get("unitdp") == "4" else 2)])
+        if row is None:
+            raise not_found()
+        unitdp = 4 if params.get("unitdp") == "4" else 2
+        return envelope_raw("Invoices", fragments(ctx, [row], unitdp=unitdp))
 
 
 def save_invoice(
-    ctx: Ctx, el: dict, existing: tuple | None, unitdp: int
-) -> tuple[tuple | None, list[str]]:
+    ctx: Ctx, el: dict, old: InvoiceRow | None, unitdp: int
+) -> tuple[InvoiceRow | None, list[str]]:
     """Validate one invoice against Xero's rules and write it (nothing written on error)."""
-    errors: list[str] = []
-    conn = ctx.store.conn
-    old = existing
-    typ = el.get("Type") or (old[2] if old else None)
-    if old is None and typ not in ("ACCREC", "ACCPAY"):
-        errors.append(
-            "Invoice Type must be ACCREC or ACCPAY" if typ else "Invoice Type must be specified"
-        )
-    status = el.get("Status") or (old[4] if old else "DRAFT")
-    if status not in STATUSES:
-        errors.append(f"Invoice Status '{status}' is not valid")
-    elif old is None and status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
-        errors.append("Invoice not of valid status for creation")
-    elif old is not None:
-        if old[4] == "PAID":
-            errors.append(
-                "This document cannot be edited as it has a payment or credit note allocated to it."
-            )
-        elif status not in TRANSITIONS[old[4]]:
-            errors.append("Invoice not of valid status for modification")
-        elif old[15] and status in ("VOIDED", "DELETED"):
-            errors.append("Payment has been made, invoice can not be voided or deleted")
-    if old is None or "Contact" in el:
-        contact = resolve_contact(ctx, el.get("Contact"), errors)
-    else:
-        contact = (old[3], old[21], old[22])
-    cur, rate = currency(ctx, el, (old[9], old[10]) if old else None, errors)
-    date_ms = date_field(el, "Date", old[7] if old else None, errors)
-    due_ms = date_field(el, "DueDate", old[8] if old else None, errors)
-    if old is None and date_ms is None:
-        from ..xero_json import now_ms
-
-        date_ms = now_ms() // 86_400_000 * 86_400_000
-    try:
-        reference = text(el.get("Reference")) if "Reference" in el else (old[6] if old else None)
-        number = (
-            text(el.get("InvoiceNumber")) if el.get("InvoiceNumber") else (old[5] if old else None)
-        )
-    except ValueError:
-        errors.append("Reference and InvoiceNumber must be strings")
-        reference = number = None
-    if number and len(number) > 255:
-        errors.append("The InvoiceNumber field must be a string with a maximum length of 255.")
-    stored = (old[19], *old[11:15]) if old else None
-    lines, lat, sub, tax, total = totals(
-        ctx, el, stored, errors, unitdp=unitdp, is_sale=typ != "ACCPAY"
-    )
-    if status in ("SUBMITTED", "AUTHORISED"):
-        if not lines:
-            errors.append(
-                "Invoices must contain at least one line item to be submitted or approved"
-            )
-        elif any(ln[4] is None for ln in lines):
-            errors.append(
-                "Account code must be specified for each line item on an approved invoice"
-            )
-    if total < 0:
-        errors.append("The total of the invoice must be zero or positive.")
-    if old and old[15] and total < old[15]:
-        errors.append("The invoice total cannot be less than the amount already paid.")
-    if typ == "ACCREC" and number:
-        dup = conn.execute(
-            "SELECT pk FROM invoices WHERE tenant = ? AND number = ? AND "
-            "type = 'ACCREC' AND pk != ? LIMIT 1",
-            (ctx.tenant.pk, number, old[0] if old else -1),
-        ).fetchone()
-        if dup:
-            errors.append("Invoice # must be unique.")
-    if "SentToContact" in el and not isinstance(el["SentToContact"], bool):
-        errors.append("SentToContact must be true or false")
-    if errors or contact is None:
+    settled = {"paid": old.paid, "credited": old.credited} if old else {}
+    header, errors = read_document(ctx, el, old, INVOICE, unitdp=unitdp, **settled)
+    if header is None:
         return None, errors
-    if typ == "ACCREC" and not number:
-        ctx.tenant.invoice_counter += 1
-        number = f"INV-{ctx.tenant.invoice_counter:04d}"
-    lines_json = json.dumps(lines, separators=(",", ":"), ensure_ascii=False)
-    sent = {"SentToContact": el["SentToContact"]} if "SentToContact" in el else None
-    extra = json.dumps(sent) if sent else (old[20] if old else None)
-    values = (
-        contact[0],
-        status,
-        number,
-        reference,
-        date_ms,
-        due_ms,
-        cur,
-        rate,
-        lat,
-        sub,
-        tax,
-        total,
-        stamp(old[17] if old else None),
-        lines_json,
-        extra,
-    )
-    if old is None:
-        pk = conn.execute(
-            "INSERT INTO invoices (contact_pk, status, number, reference, date_ms, due_ms, "
-            "currency, rate, lat, sub, tax, total, updated_ms, lines, extra, tenant, invoice_id, "
-            "type, paid, by_app) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,1)",
-            (*values, ctx.tenant.pk, str(uuid.uuid4()), typ),
-        ).lastrowid
-    else:
-        pk = old[0]
-        conn.execute(
-            "UPDATE invoices SET contact_pk=?, status=?, number=?, reference=?, date_ms=?, "
-            "due_ms=?, currency=?, rate=?, lat=?, sub=?, tax=?, total=?, updated_ms=?, lines=?, "
-            "extra=? WHERE pk=?",
-            (*values, pk),
+    if header.type == INVOICE.sale and not header.number:
+        header.number = next_number(ctx, INVOICE)
+    pk = store_document(ctx, INVOICE, header, old)
+    if header.status != "DELETED":
+        column = "is_customer" if header.type == "ACCREC" else "is_supplier"
+        ctx.store.conn.execute(
+            f"UPDATE contacts SET {column} = 1 WHERE pk = ? AND {column} = 0", (header.contact_pk,)
         )
-    if status != "DELETED":
-        column = "is_customer" if typ == "ACCREC" else "is_supplier"
-        conn.execute(
-            f"UPDATE contacts SET {column} = 1 WHERE pk = ? AND {column} = 0", (contact[0],)
-        )
-    return conn.execute(f"SELECT {COLUMNS} FROM {FROM} WHERE i.pk = ?", (pk,)).fetchone(), []
+    return by_pk(ctx, pk), []
 
 
 def write_invoices(
@@ -367,7 +285,7 @@ def write_invoices(
 ) -> bytes:
     """PUT / POST / POST {InvoiceID}; see `common.save_batch` for summarizeErrors."""
 
-    def save(el: dict) -> tuple[tuple | None, list[str]]:
+    def save(el: dict) -> tuple[InvoiceRow | None, list[str]]:
         existing, missing = existing_row(
             ctx, el, "Invoice", find_row, create_only=create_only, path_id=path_id
         )
@@ -379,13 +297,15 @@ def write_invoices(
         return save_invoice(ctx, el, existing, unitdp)
 
     def respond(results: list[Result]) -> bytes:
-        out = []
-        for row, el, errs in results:
-            if errs:
-                out.append(dumps(_error_element(el, errs)).decode("utf-8"))
-            else:
-                out.append(fragment(row, unitdp=unitdp, status_attribute="OK"))  # type: ignore[arg-type]
-        return envelope_raw("Invoices", out)
+        saved = [row for row, _, errs in results if not errs]
+        rendered = iter(fragments(ctx, saved, unitdp=unitdp, status_attribute="OK"))
+        return envelope_raw(
+            "Invoices",
+            [
+                dumps(_error_element(el, errs)).decode("utf-8") if errs else next(rendered)
+                for _, el, errs in results
+            ],
+        )
 
     with ctx.store.lock:
         return save_batch(ctx, items, save, _error_element, summarize=summarize, render=respond)

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from ..xero_json import cents, ms_to_iso, msdate, now_ms, num, parse_date, parse_http_datetime
+from ..xero_json import cents, ms_to_iso, msdate, num, parse_date, parse_http_datetime
 from .common import (
     Ctx,
     Result,
@@ -20,6 +20,7 @@ from .common import (
 )
 from .contacts import order_clause
 from .documents import currency, date_field, existing_row, resolve_contact, stamp, totals
+from .organisation import today_ms
 
 QUOTES_PAGE_SIZE = 100
 
@@ -149,7 +150,7 @@ def find_row(ctx: Ctx, ident: str) -> tuple | None:
     ).fetchone()
 
 
-def get_quote(ctx: Ctx, ident: str) -> dict:
+def get_quote(ctx: Ctx, ident: str, params: dict[str, str]) -> dict:
     with ctx.store.lock:
         row = find_row(ctx, ident)
     if row is None:
@@ -175,7 +176,7 @@ def save_quote(ctx: Ctx, el: dict, old: tuple | None) -> tuple[tuple | None, lis
     date_ms = date_field(el, "Date", old[9] if old else None, errors)
     expiry_ms = date_field(el, "ExpiryDate", old[10] if old else None, errors)
     if date_ms is None:
-        date_ms = now_ms() // 86_400_000 * 86_400_000
+        date_ms = today_ms(ctx.tenant)  # Xero: today in the organisation's timezone
     fields: dict[str, Any] = {}
     for key, limit, idx in (
         ("Reference", 4000, 5),
