@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,7 +23,7 @@ import pytest
 import requests
 from sqlalchemy import Engine, insert, select
 
-from tests.assets.mirror_rows import connect_sandbox
+from tests.assets.conftest import connected_tenant, make_xero_resource  # noqa: F401 (fixtures)
 from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.db.models import (
     CrmAccount,
@@ -29,13 +34,20 @@ from xero_pipelines.db.models import (
     XeroDraftRequest,
     XeroExportRequest,
 )
-from xero_pipelines.db.request_queue import DRAFT_REQUESTS, EXPORT_REQUESTS, claim_pending
+from xero_pipelines.db.request_queue import (
+    DRAFT_REQUESTS,
+    EXPORT_REQUESTS,
+    claim_pending,
+    queued_rows,
+    requeue,
+)
 from xero_pipelines.jobs.draft import draft_run_config, xero_draft_job
 from xero_pipelines.jobs.export import export_run_config, xero_export_job
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
 
 API = "/api.xro/2.0/"
+ROOT = Path(__file__).resolve().parents[2]
 _ids = itertools.count(1000)
 
 
@@ -152,6 +164,33 @@ class JobEnv:
             rows = conn.execute(select(t.c.crm_account_id, t.c.xero_contact_id, t.c.matched_by))
             return {a: (c, by) for a, c, by in rows}
 
+    def crash(self, job: str, ids: list[int], when: str) -> None:
+        """Run the job in a child process that is SIGKILLed before or right after its Xero
+        write (`crash_run.py`), as a machine or a daemon dying mid-run."""
+        args = {
+            "job": job,
+            "ids": ids,
+            "when": when,
+            "db_url": self.db_url,
+            "sandbox_url": self.sandbox.url,
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.jobs.crash_run", json.dumps(args)],
+            cwd=ROOT,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+
+    def requeue_as_the_sensor_does(self, spec) -> None:
+        """The sensor's answer to a run that died: its queued rows back to `pending`, then
+        claimed again (next attempt) for a new run."""
+        rows = queued_rows(self.engine, spec)
+        requeue(self.engine, spec, rows, max_attempts=3, failed_sentence="gave up")
+        claim_pending(self.engine, spec, batch_size=1000, max_batches=10)
+
     # ---- the sandbox over raw HTTP ----
 
     def headers(self) -> dict[str, str]:
@@ -201,7 +240,7 @@ def output_metadata(result: dg.ExecuteInProcessResult, op: str) -> dict[str, Any
 
 
 @pytest.fixture
-def env(sandbox, db_url, db_engine, monkeypatch) -> JobEnv:
-    tenant = connect_sandbox(db_engine, sandbox.url, monkeypatch)
+def env(sandbox, db_url, db_engine, connected_tenant) -> JobEnv:  # noqa: F811
+    """The asset tests' connection (`connected_tenant`), and one Dagster instance."""
     with dg.DagsterInstance.ephemeral() as instance:
-        yield JobEnv(sandbox, db_engine, db_url, tenant, instance)
+        yield JobEnv(sandbox, db_engine, db_url, connected_tenant, instance)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from tests.jobs.conftest import JobEnv, calls_between, output_metadata
 from xero_pipelines.db.models import XeroDraftRequest, XeroExportRequest
 from xero_pipelines.db.request_outcomes import DISCONNECTED
+from xero_pipelines.db.request_queue import DRAFT_REQUESTS
 from xero_pipelines.jobs.draft import DRAFT_OP, xero_draft_job
 from xero_pipelines.jobs.tags import XERO_CONCURRENCY_TAG
 from xero_pipelines.xero.settings_store import set_setting
@@ -258,3 +259,41 @@ def test_a_lost_connection_leaves_every_draft_waiting(env: JobEnv, customer):
     for request_id in ids:
         row = env.requests(XeroDraftRequest)[request_id]
         assert (row.status, row.error, row.attempts) == ("pending", DISCONNECTED, 0)
+
+
+@pytest.mark.parametrize("kind", ["invoice", "quote"])
+def test_a_run_killed_after_xero_created_the_documents_does_not_create_them_twice(
+    env: JobEnv, customer, kind
+):
+    """Killed after Xero answered but before the commit, then requeued by the sensor and
+    retried after Xero forgot the key: the look-up by Reference and contact finds the
+    documents the dead run created."""
+    opportunities = [
+        env.opportunity(customer, LINES, opportunity_number=f"K-{i}") for i in range(3)
+    ]
+    ids = env.draft_requests(
+        *(
+            {"opportunity_id": o, "revenue_account_code": "200", "export_type": kind}
+            for o in opportunities
+        )
+    )
+    collection = "Invoices" if kind == "invoice" else "Quotes"
+
+    env.crash("draft", ids, "after")
+
+    assert all(env.requests(XeroDraftRequest)[i].status == "queued" for i in ids)
+    assert len(env.xero_get(collection)[collection]) == 3
+    env.sandbox.limits(idempotency_window=0)
+    env.requeue_as_the_sensor_does(DRAFT_REQUESTS)
+    before = env.calls()
+
+    assert env.run_draft(ids).success
+
+    # Only look-ups, no write (quotes read until an empty page: Xero sends no pagination)
+    assert set(calls_between(before, env.calls())) == {f"GET /api.xro/2.0/{collection}"}
+    rows = env.requests(XeroDraftRequest)
+    assert [rows[i].status for i in ids] == ["done"] * 3
+    documents = env.xero_get(collection)[collection]
+    assert sorted(d["Reference"] for d in documents) == ["K-0", "K-1", "K-2"]
+    id_field = "InvoiceID" if kind == "invoice" else "QuoteID"
+    assert {rows[i].xero_document_id for i in ids} == {d[id_field] for d in documents}

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from tests.jobs.conftest import JobEnv, calls_between, output_metadata
 from xero_pipelines.db.models import XeroExportRequest
 from xero_pipelines.db.request_outcomes import DISCONNECTED
+from xero_pipelines.db.request_queue import EXPORT_REQUESTS
 from xero_pipelines.jobs.export import EXPORT_OP
 from xero_pipelines.jobs.tags import XERO_CONCURRENCY_TAG
 
@@ -341,3 +342,33 @@ def test_503_and_429_during_an_export_batch_are_retried_without_duplicates(env: 
     assert meta["xero_retries"] + meta["xero_rate_limit_waits"] >= 1
     numbers = [c.get("ContactNumber") for c in env.xero_contacts()]
     assert sorted(numbers) == sorted(f"CRM-{a}" for a in accounts)  # each exactly once
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_run_killed_around_its_xero_call_and_retried_creates_each_contact_once(env: JobEnv, when):
+    """Killed after Xero created the contacts but before the commit (or just before the
+    call), the sensor requeues the rows and a new run answers them: the look-up by
+    ContactNumber finds what the dead run created, although Xero forgot the key."""
+    env.sync_mirrors()
+    accounts = [env.account(f"Crash Customer {i}") for i in range(3)]
+    ids = env.export_requests(*({"crm_account_id": a} for a in accounts))
+
+    env.crash("export", ids, when)
+
+    rows = env.requests(XeroExportRequest)
+    assert all(rows[i].status == "queued" and rows[i].run_id for i in ids)  # nothing committed
+    assert len(env.xero_contacts()) == (3 if when == "after" else 0)
+    env.sandbox.limits(idempotency_window=0)  # minutes later: Xero has forgotten the key
+    env.requeue_as_the_sensor_does(EXPORT_REQUESTS)
+    before = env.calls()
+
+    assert env.run_export(ids).success
+
+    expected = {GET: 1} if when == "after" else {GET: 1, PUT: 1}
+    assert calls_between(before, env.calls()) == expected
+    rows = env.requests(XeroExportRequest)
+    assert [rows[i].status for i in ids] == ["done"] * 3
+    assert sorted(c["ContactNumber"] for c in env.xero_contacts()) == sorted(
+        f"CRM-{a}" for a in accounts
+    )
+    assert {a: by for a, (_, by) in env.links().items()} == {a: "export" for a in accounts}

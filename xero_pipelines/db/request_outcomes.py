@@ -46,28 +46,32 @@ def _transaction(conn_or_engine: Connection | Engine) -> Iterator[Connection]:
 
 
 def claim_for_run(
-    engine: Engine, table: str, request_ids: Collection[int], run_id: str
+    engine: Engine,
+    table: str,
+    request_ids: Collection[int],
+    run_id: str,
+    *,
+    run_key: str | None = None,
 ) -> list[int]:
-    """Write `run_id` on the requests of `request_ids` that are still queued and carry no
-    run id yet (or this one); return the ids this run owns now.
+    """Write `run_id` on the requests of `request_ids` that are still queued; return the
+    ids this run owns now.
 
-    As in `request_queue.record_run_ids`, a run id is written only where there is none,
-    so the first run to claim a row owns it. A request no longer queued (done, failed, or
-    sent back to pending by the sensor) or claimed by another run is skipped.
+    `run_key` is the run's `dagster/run_key` tag (a sensor-launched run has one): then
+    only rows the sensor claimed for that key are taken, so a run that starts late, after
+    the sensor gave its rows to a newer run, takes nothing. A request no longer queued
+    (done, failed, or sent back to pending) is skipped. The run id it replaces is the
+    earlier run's: `tried_before` reads it first, to know that run may have written.
     """
     t = request_table(table)
     ids = sorted(set(request_ids))
     if not ids:
         return []
+    mine = [t.c.id.in_(ids), t.c.status == "queued"]
+    if run_key is not None:
+        mine.append(t.c.run_key == run_key)
     with engine.begin() as conn:
-        conn.execute(
-            update(t)
-            .where(t.c.id.in_(ids), t.c.status == "queued", t.c.run_id.is_(None))
-            .values(run_id=run_id)
-        )
-        rows = conn.execute(
-            select(t.c.id).where(t.c.id.in_(ids), t.c.status == "queued", t.c.run_id == run_id)
-        )
+        conn.execute(update(t).where(*mine).values(run_id=run_id))
+        rows = conn.execute(select(t.c.id).where(*mine, t.c.run_id == run_id))
         return sorted(row.id for row in rows)
 
 

@@ -36,6 +36,7 @@ from xero_pipelines.xero.errors import (
 )
 
 BATCH_SIZE = 50  # Xero's advice for one PUT/POST of many elements
+RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster puts on a run requested with a run key
 DISCONNECTED_ERRORS = (XeroConnectionLostError, XeroNotConnectedError, XeroAuthenticationError)
 UNAVAILABLE_ERRORS = (XeroServerError, XeroTransportError, XeroRateLimitError)
 T = TypeVar("T")
@@ -127,8 +128,9 @@ def process(
     """Claim the run's requests, let `work` act on them, and settle what Xero's failures
     leave open. Returns the op's output, with the outcomes as metadata."""
     run_id = context.run_id
+    run_key = context.run.tags.get(RUN_KEY_TAG)
     retried = tried_before(engine, table, request_ids, run_id)
-    claimed = claim_for_run(engine, table, request_ids, run_id)
+    claimed = claim_for_run(engine, table, request_ids, run_id, run_key=run_key)
     skipped = sorted(set(request_ids) - set(claimed))
     if skipped:
         context.log.info(f"requests no longer queued, left alone: {skipped}")
