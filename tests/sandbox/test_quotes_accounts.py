@@ -80,18 +80,45 @@ def test_accounts_default_chart_and_where(api: Api) -> None:
     assert api.get("Accounts", params={"where": "Bogus==1"}).status_code == 400
 
 
-def test_archived_account_code_refused_on_invoice(api: Api) -> None:
-    c = create_contact(api, "Acc Ltd")["ContactID"]
-    r = api.put(
-        "Invoices",
-        {
-            "Type": "ACCREC",
-            "Contact": {"ContactID": c},
-            "LineItems": [{"Description": "x", "UnitAmount": 1, "AccountCode": "250"}],
-        },
-    )
-    assert r.status_code == 400
-    assert "not a valid code" in r.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+def _line_errors(api: Api, key: str, body: dict, code: str) -> list[str]:
+    line = {"Description": "x", "Quantity": 1, "UnitAmount": 1, "AccountCode": code}
+    r = api.put(key, {**body, "LineItems": [line]})
+    if r.status_code == 200:
+        return []
+    assert r.status_code == 400 and r.json()["Type"] == "ValidationException", r.text
+    return [e["Message"] for e in r.json()["Elements"][0]["ValidationErrors"]]
+
+
+def test_account_codes_refused_with_xeros_messages(api: Api) -> None:
+    """Xero's words: "Account code 'X' is not a valid code for this document." (unknown, bank
+    or system accounts, and on sales documents anything but revenue) and "Account code 'X'
+    has been archived, or has been deleted. Each line item must reference a valid account."."""
+    c = {"Contact": {"ContactID": create_contact(api, "Acc Ltd")["ContactID"]}}
+    sales = (("Invoices", {"Type": "ACCREC", **c}), ("CreditNotes", {"Type": "ACCRECCREDIT", **c}),
+             ("Quotes", c))  # fmt: skip
+    bill = ("Invoices", {"Type": "ACCPAY", **c})
+
+    def archived(code: str) -> list[str]:
+        return [
+            f"Account code '{code}' has been archived, or has been deleted. Each line item must "
+            "reference a valid account."
+        ]
+
+    def not_valid(code: str) -> list[str]:
+        return [f"Account code '{code}' is not a valid code for this document."]
+
+    for key, body in sales:
+        assert _line_errors(api, key, body, "200") == []  # Sales
+        assert _line_errors(api, key, body, "260") == []  # Other Revenue
+        assert _line_errors(api, key, body, "250") == archived("250")  # archived revenue
+        for code in ("999", "400", "090", "610"):  # unknown, expense, bank, system
+            assert _line_errors(api, key, body, code) == not_valid(code), (key, code)
+    assert _line_errors(api, *bill, "400") == []
+    assert _line_errors(api, *bill, "475") == archived("475")
+    assert _line_errors(api, *bill, "090") == not_valid("090")
+    # an account archived in the chart, as a user does it, is refused from then on
+    api.sandbox.set_account_status("260", "ARCHIVED")
+    assert _line_errors(api, *sales[0], "260") == archived("260")
 
 
 def test_quotes_page_like_xero_100_a_page_no_page_size_no_pagination(

@@ -411,8 +411,8 @@ def _line(
         return None
     code = raw.get("AccountCode") or default_account
     account = accounts.get(str(code)) if code is not None else None
-    if code is not None and (account is None or account["Status"] != "ACTIVE"):
-        errors.append(f"Account code '{code}' is not a valid code for this document.")
+    if code is not None:
+        errors += account_errors(str(code), account, is_sale)
     tax_type = raw.get("TaxType") or (
         account["TaxType"] if account else ("OUTPUT2" if is_sale else "INPUT2")
     )
@@ -439,6 +439,24 @@ def _line(
         tax = (line_amount * rate / 100).quantize(cent, ROUND_HALF_UP)
         net = line_amount
     return desc, qty, unit, code, tax_type, tax, line_amount, disc, net, item_code
+
+
+def account_errors(code: str, account: dict | None, is_sale: bool) -> list[str]:
+    """Xero's refusals of a line's AccountCode (the messages Xero gives, word for word).
+
+    Unknown, a bank or system account, or on a sales document (invoice, credit note, quote)
+    anything but a REVENUE-class account: not valid for this document. Archived: its own
+    message. Bills may use any other account.
+    """
+    if account is not None and account["Status"] == "ARCHIVED":
+        return [
+            f"Account code '{code}' has been archived, or has been deleted. Each line item must "
+            "reference a valid account."
+        ]
+    unusable = account is None or account["Type"] == "BANK" or bool(account.get("SystemAccount"))
+    if unusable or (is_sale and account["Class"] != "REVENUE"):  # type: ignore[index]
+        return [f"Account code '{code}' is not a valid code for this document."]
+    return []
 
 
 def _fixed(text: str, places: int) -> str:
