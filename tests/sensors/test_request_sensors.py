@@ -159,6 +159,7 @@ def test_120_pending_requests_become_3_runs_of_at_most_50(crm, instance):
             str(500 + i - 1) for i in chunk
         )
         assert request.tags["xero_pipelines/attempt"] == "1"
+        assert request.tags["dagster/max_runtime"] == "900"  # run monitoring's limit
     state = rows(crm)
     keys = {r.run_key: r for r in requests}
     for request_id in ids:

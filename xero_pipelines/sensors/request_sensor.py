@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.tags import RUN_KEY_TAG
+from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG, RUN_KEY_TAG
 from sqlalchemy import Engine
 
 from xero_pipelines.db.request_outcomes import DISCONNECTED
@@ -62,6 +62,9 @@ class RequestSensorSettings:
     max_attempts: int = 3  # XERO_REQUEST_MAX_ATTEMPTS: launches before `failed`
     max_runs_per_tick: int = 20  # XERO_REQUEST_MAX_RUNS_PER_TICK
     vanished_after_seconds: int = 300  # XERO_REQUEST_VANISHED_AFTER: grace for a new run
+    # XERO_REQUEST_MAX_RUNTIME: Dagster's run monitoring cancels a run started longer ago
+    # (`dagster/max_runtime`), so a run whose worker died does not hold its rows forever.
+    max_runtime_seconds: int = 900
 
     ENV = {
         "interval_seconds": "XERO_REQUEST_SENSOR_INTERVAL",
@@ -69,6 +72,7 @@ class RequestSensorSettings:
         "max_attempts": "XERO_REQUEST_MAX_ATTEMPTS",
         "max_runs_per_tick": "XERO_REQUEST_MAX_RUNS_PER_TICK",
         "vanished_after_seconds": "XERO_REQUEST_VANISHED_AFTER",
+        "max_runtime_seconds": "XERO_REQUEST_MAX_RUNTIME",
     }
 
     @classmethod
@@ -119,14 +123,17 @@ def disconnected(engine: Engine) -> bool:
     return row is None or bool(row.needs_reconnect) or row.token_ciphertext is None
 
 
-def run_tags(spec: RequestTable, target: RequestJob, batch: ClaimedBatch) -> dict[str, str]:
-    """What the UI shows of a run's requests, searchable by tag."""
+def run_tags(
+    spec: RequestTable, target: RequestJob, batch: ClaimedBatch, settings: RequestSensorSettings
+) -> dict[str, str]:
+    """What the UI shows of a run's requests, searchable by tag, and its time limit."""
     subjects = ",".join("" if s is None else str(s) for s in batch.subject_ids)
     return {
         "xero_pipelines/request_table": spec.name,
         "xero_pipelines/request_ids": ",".join(map(str, batch.request_ids)),
         f"xero_pipelines/{target.subject_tag}": subjects,
         "xero_pipelines/attempt": str(max(batch.attempts)),
+        MAX_RUNTIME_SECONDS_TAG: str(settings.max_runtime_seconds),
     }
 
 
@@ -222,7 +229,7 @@ class RequestTick:
             dg.RunRequest(
                 run_key=batch.run_key,
                 run_config=target.run_config(list(batch.request_ids)),
-                tags=run_tags(self.spec, target, batch),
+                tags=run_tags(self.spec, target, batch, self.settings),
             )
             for batch in batches
         ]

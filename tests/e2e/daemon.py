@@ -1,0 +1,113 @@
+"""`dagster-daemon run` as a real process over the repository's code location, for the
+end-to-end tests and the request benchmark.
+
+`DAGSTER_HOME` is a fresh folder holding the repository's `dagster.yaml` (the run queue
+that lets one Xero run go at a time) and `workspace.yaml`; the daemon starts its own code
+server, whose run launcher starts a process per run, all with the environment given
+here. The test reads the same instance (runs, sensor ticks) from that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.scheduler.instigation import InstigatorType
+from dagster._core.storage.tags import RUN_KEY_TAG
+
+ROOT = Path(__file__).resolve().parents[2]
+DAEMON = Path(sys.executable).with_name("dagster-daemon")
+
+
+@dataclass
+class DaemonProcess:
+    home: Path
+    process: subprocess.Popen
+    log: Path
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"dagster-daemon exited:\n{self.log_tail()}")
+
+
+def sensor_ticks(instance: dg.DagsterInstance, sensor_name: str) -> list:
+    """The sensor's ticks, oldest first (the daemon records one per evaluation)."""
+    states = [
+        s
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if s.instigator_name == sensor_name
+    ]
+    ticks = [t for s in states for t in instance.get_ticks(s.instigator_origin_id, s.selector_id)]
+    return sorted(ticks, key=lambda t: t.timestamp)
+
+
+def runs_for_key(instance: dg.DagsterInstance, run_key: str) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
+
+
+def prepare_home(folder: Path, dagster_yaml_extra: str = "") -> Path:
+    """A DAGSTER_HOME with the repository's instance settings and workspace."""
+    home = folder / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    settings = (ROOT / "dagster.yaml").read_text() + dagster_yaml_extra
+    (home / "dagster.yaml").write_text(settings)
+    shutil.copy(ROOT / "workspace.yaml", home / "workspace.yaml")
+    return home
+
+
+@contextmanager
+def dagster_daemon(
+    folder: Path, env: Mapping[str, str], dagster_yaml_extra: str = ""
+) -> Iterator[DaemonProcess]:
+    """Run the daemon until the block ends; then stop it and every process it started
+    (they share its new session, so one signal to its process group reaches them)."""
+    home = prepare_home(folder, dagster_yaml_extra)
+    log = folder / "daemon.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(DAEMON), "run", "-w", str(home / "workspace.yaml")],
+            cwd=ROOT,
+            env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    daemon = DaemonProcess(home, process, log)
+    try:
+        yield daemon
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the daemon is gone; give its children the same signal, then stop
+        time.sleep(0.5)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return
