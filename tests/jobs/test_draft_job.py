@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -48,6 +49,12 @@ def customer(env: JobEnv) -> int:
     return account
 
 
+def days_around_the_run(started: datetime, zone: str) -> set[str]:
+    """The organisation's date when the run started and now (one, unless midnight fell
+    in between)."""
+    return {t.astimezone(ZoneInfo(zone)).date().isoformat() for t in (started, datetime.now(UTC))}
+
+
 def contact_of(env: JobEnv, account: int) -> str:
     return env.links()[account][0]
 
@@ -63,7 +70,7 @@ def test_a_draft_invoice_with_the_settings_status_reference_and_lines(env: JobEn
         customer, LINES, name="Website", opportunity_number="OPP-1", po_number="PO-77"
     )
     [request] = env.draft_requests({"opportunity_id": opportunity, "revenue_account_code": "200"})
-    before = env.calls()
+    before, before_run = env.calls(), datetime.now(UTC)
 
     result = env.run_draft([request])
 
@@ -92,7 +99,8 @@ def test_a_draft_invoice_with_the_settings_status_reference_and_lines(env: JobEn
     # with no tax: rounded once per line, by Xero, from the exact unit price.
     assert invoice["SubTotal"] == Decimal("1320.05")
     assert invoice["Total"] == Decimal("1482.08")
-    assert invoice["DateString"].startswith(datetime.now(UTC).date().isoformat()[:7])
+    # dated today where the organisation is (the sandbox's is in New Zealand)
+    assert invoice["DateString"][:10] in days_around_the_run(before_run, "Pacific/Auckland")
     meta = output_metadata(result, DRAFT_OP)
     assert (meta["done"], meta["xero_calls"]) == (1, 1)
 
@@ -297,3 +305,29 @@ def test_a_run_killed_after_xero_created_the_documents_does_not_create_them_twic
     assert sorted(d["Reference"] for d in documents) == ["K-0", "K-1", "K-2"]
     id_field = "InvoiceID" if kind == "invoice" else "QuoteID"
     assert {rows[i].xero_document_id for i in ids} == {d[id_field] for d in documents}
+
+
+def test_another_currency_the_organisation_uses_and_its_timezones_today(env: JobEnv, customer):
+    env.sandbox._post("/_sandbox/currencies", {"code": "AUD"})
+    env.sandbox._post("/_sandbox/organisation", {"timezone": "LINEISLANDSSTANDARDTIME"})
+    env.sync_mirrors()  # the import sees the organisation's new timezone
+    ids = env.draft_requests(
+        *(
+            {
+                "opportunity_id": env.opportunity(customer, LINES, currency_code="aud"),
+                "revenue_account_code": "200",
+            }
+            for _ in range(2)
+        )
+    )
+    before, before_run = env.calls(), datetime.now(UTC)
+
+    assert env.run_draft(ids).success
+
+    calls = calls_between(before, env.calls())
+    assert calls == {"GET /api.xro/2.0/Currencies": 1, PUT_INVOICES: 1}  # once per run
+    for request_id in ids:
+        row = env.requests(XeroDraftRequest)[request_id]
+        [invoice] = env.xero_get(f"Invoices/{row.xero_document_id}")["Invoices"]
+        assert invoice["CurrencyCode"] == "AUD"
+        assert invoice["DateString"][:10] in days_around_the_run(before_run, "Pacific/Kiritimati")

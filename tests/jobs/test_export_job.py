@@ -213,6 +213,11 @@ def test_batches_of_fifty_and_one_refused_account_fails_alone(env: JobEnv):
         "different Account Number."
     )
     assert sorted(r.status for r in rows.values() if r.id != refused.id) == ["done"] * 60
+    messages = [record.user_message for record in env.instance.all_logs(result.run_id)]
+    assert any(refused.error in m and str(refused.id) in m for m in messages)  # for operators
+    meta = output_metadata(result, EXPORT_OP)
+    assert (meta["done"], meta["failed"]) == (60, 1)
+    assert meta["outcomes"][str(refused.id)] == {"status": "failed", "error": refused.error}
     assert len(env.links()) == 60
     assert {c["ContactNumber"] for c in env.xero_contacts() if c.get("ContactNumber")} == {
         f"CRM-{a}" for a in accounts
