@@ -23,7 +23,11 @@ import pytest
 import requests
 from sqlalchemy import Engine, insert, select
 
-from tests.assets.conftest import connected_tenant, make_xero_resource  # noqa: F401 (fixtures)
+from tests.assets.conftest import (  # noqa: F401 (fixtures shared with the asset tests)
+    connected_tenant,
+    fast_retries,
+    make_xero_resource,
+)
 from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.db.models import (
     CrmAccount,

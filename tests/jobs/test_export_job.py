@@ -377,3 +377,30 @@ def test_a_run_killed_around_its_xero_call_and_retried_creates_each_contact_once
         f"CRM-{a}" for a in accounts
     )
     assert {a: by for a, (_, by) in env.links().items()} == {a: "export" for a in accounts}
+
+
+def test_xero_down_beyond_the_retries_fails_the_run_and_leaves_requests_queued(
+    env: JobEnv, fast_retries
+):
+    """Nothing is wrong with the requests: they stay queued for the sensor to put back,
+    and the next run creates each contact once."""
+    env.sync_mirrors()
+    accounts = [env.account(f"Outage Customer {i}") for i in range(2)]
+    ids = env.export_requests(*({"crm_account_id": a} for a in accounts))
+    env.sandbox.faults(status=503, count=1000, path="/api.xro/2.0/Contacts")
+
+    result = env.run_export(ids)
+
+    assert not result.success
+    rows = env.requests(XeroExportRequest)
+    assert [(rows[i].status, rows[i].error) for i in ids] == [("queued", None)] * 2
+    env.sandbox.clear_faults()
+    assert env.xero_contacts() == []
+    env.requeue_as_the_sensor_does(EXPORT_REQUESTS)
+
+    assert env.run_export(ids).success
+
+    assert [env.requests(XeroExportRequest)[i].status for i in ids] == ["done"] * 2
+    assert sorted(c["ContactNumber"] for c in env.xero_contacts()) == sorted(
+        f"CRM-{a}" for a in accounts
+    )

@@ -6,6 +6,7 @@ number and a deep link, or `failed` with a sentence the CRM user can act on); se
 `drafting.py` for the rules, and `common.py` for what Xero's failures do.
 """
 
+# No `from __future__ import annotations`: Dagster reads the op's config annotation.
 import dagster as dg
 
 from xero_pipelines.db.request_outcomes import DRAFT_REQUESTS

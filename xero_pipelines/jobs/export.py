@@ -6,6 +6,7 @@ contact and its link, or `failed` with a sentence the CRM user can act on); see
 `exporting.py` for the order of the rules, and `common.py` for what Xero's failures do.
 """
 
+# No `from __future__ import annotations`: Dagster reads the op's config annotation.
 import dagster as dg
 
 from xero_pipelines.db.request_outcomes import EXPORT_REQUESTS
