@@ -134,21 +134,31 @@ ACCREC = {"where": 'Type=="ACCREC"'}
 def test_a_full_import_costs_one_call_per_page_and_a_quiet_run_one_call(
     sandbox, xero_resources, xero_user, db_url, connected_tenant
 ):
-    sandbox.seed(contacts=2500, invoices=1300, seed=7)
+    sandbox.seed(contacts=2500, invoices=1300, credit_notes=1100, seed=7)
     sales = item_count(xero_user, "Invoices", **ACCREC)
+    credits = item_count(xero_user, "CreditNotes", where='Type=="ACCRECCREDIT"')
     contacts = item_count(xero_user, "Contacts", includeArchived="true")
-    assert contacts == 2500 and sales > 1000  # the seed makes both multi-page reads
-    assets = [xero_contacts, xero_invoices, xero_revenue_accounts]
+    assert contacts == 2500 and sales > 1000  # the seed makes multi-page reads
+    assets = [
+        xero_contacts,
+        xero_invoices,
+        xero_credit_notes,
+        xero_revenue_accounts,
+        xero_organisation,
+    ]
 
     before = api_calls(sandbox)
     first = materialize(assets, xero_resources)
     assert calls_since(sandbox, before) == {
         "Contacts": 3,
         "Invoices": math.ceil(sales / 1000),
+        "CreditNotes": math.ceil(credits / 1000),
         "Accounts": 1,
+        "Organisation": 1,
     }
     assert count(db_url, XeroContactRow) == 2500
     assert count(db_url, XeroInvoiceRow) == sales
+    assert count(db_url, XeroCreditNoteRow) == credits
     contacts_meta = meta(first, "xero_contacts")
     assert contacts_meta["rows_inserted"] == 2500
     assert contacts_meta["rows_read"] == contacts_meta["item_count"] == 2500
@@ -170,8 +180,14 @@ def test_a_full_import_costs_one_call_per_page_and_a_quiet_run_one_call(
 
     before = api_calls(sandbox)
     quiet = materialize(assets, xero_resources)
-    assert calls_since(sandbox, before) == {"Contacts": 1, "Invoices": 1, "Accounts": 1}
-    for asset in ("xero_contacts", "xero_invoices"):
+    assert calls_since(sandbox, before) == {
+        "Contacts": 1,
+        "Invoices": 1,
+        "CreditNotes": 1,
+        "Accounts": 1,
+        "Organisation": 1,
+    }
+    for asset in ("xero_contacts", "xero_invoices", "xero_credit_notes"):
         m = meta(quiet, asset)
         assert (m["rows_inserted"], m["rows_updated"], m["rows_skipped"]) == (0, 0, 0)
         assert m["rows_unchanged"] == m["rows_read"] == m["item_count"]
