@@ -251,3 +251,20 @@ def test_a_failed_transaction_keeps_the_old_watermark_and_the_pages_rows(db_engi
     with db_engine.connect() as conn:
         assert read_sync_state(conn, TENANT, "xero_contacts").watermark == T0
         assert count_rows(conn, CONTACTS, TENANT) == 0
+
+
+def test_raw_records_round_trip_exactly_whatever_they_hold(db_engine):
+    """Decimals (fast path) and what the fast path refuses (an integer beyond 64 bits)."""
+    nested = {
+        "LineItems": [{"UnitAmount": Decimal("1226.59"), "Quantity": Decimal("10.0000")}],
+        "Rate": Decimal("0.612345"),
+        "Big": 2**70,
+        "Name": 'Ngā "Whare" & Co\u2028',
+    }
+    row = contact(1)
+    row["raw"] = nested
+    with db_engine.begin() as conn:
+        upsert_rows(conn, CONTACTS, [row])
+    (raw,) = stored(db_engine, CONTACTS, "raw")[0]
+    assert raw == nested
+    assert str(raw["LineItems"][0]["Quantity"]) == "10.0000"  # the digits Xero sent
