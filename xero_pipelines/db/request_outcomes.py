@@ -21,7 +21,7 @@ from xero_pipelines.db.models import XeroAccountLink, XeroDraftRequest, XeroExpo
 
 EXPORT_REQUESTS = "xero_export_requests"
 DRAFT_REQUESTS = "xero_draft_requests"
-DISCONNECTED = "Xero is disconnected: an administrator must reconnect."
+DISCONNECTED = "Xero is disconnected: an administrator must reconnect"
 _TABLES: dict[str, Table] = {
     EXPORT_REQUESTS: XeroExportRequest.__table__,  # type: ignore[dict-item]
     DRAFT_REQUESTS: XeroDraftRequest.__table__,  # type: ignore[dict-item]
