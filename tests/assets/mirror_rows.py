@@ -8,10 +8,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cryptography.fernet import Fernet
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, insert
 
-from tests.xero.connect_helpers import connect_flow, sandbox_app
 from xero_pipelines.db.mirrors import (
     XeroContactRow,
     XeroCreditNoteRow,
@@ -19,24 +17,12 @@ from xero_pipelines.db.mirrors import (
     XeroOrganisationRow,
 )
 from xero_pipelines.db.models import CrmAccount, CrmContact, XeroAccountLink
-from xero_pipelines.xero.crypto import TokenCipher
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def guid() -> str:
     return str(uuid.uuid4())
-
-
-def connect_sandbox(engine: Engine, sandbox_url: str, monkeypatch) -> str:
-    """Connect the sandbox through the real authorization flow; the tenant id."""
-    key = Fernet.generate_key()
-    monkeypatch.setenv("XERO_TOKEN_KEY", key.decode())
-    connect_flow(engine, sandbox_app(sandbox_url), TokenCipher(key))
-    from xero_pipelines.xero.tokens import current_connection
-
-    with engine.connect() as conn:
-        return current_connection(conn).tenant_id
 
 
 def contact(

@@ -8,12 +8,10 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from tests.assets.mirror_rows import connect_sandbox, contact, put
+from tests.assets.mirror_rows import contact, put
 from xero_pipelines.assets.crm import crm_accounts
 from xero_pipelines.assets.links import xero_account_links
 from xero_pipelines.db.models import CrmAccount, CrmContact, XeroAccountLink
-from xero_pipelines.resources.crm import CrmDatabase
-from xero_pipelines.resources.xero import XeroResource
 from xero_pipelines.xero.settings_store import set_setting
 
 ACCOUNTS = CrmAccount.__table__
@@ -22,22 +20,14 @@ LINKS = XeroAccountLink.__table__
 
 
 @pytest.fixture
-def tenant(db_engine, sandbox, monkeypatch) -> str:
-    return connect_sandbox(db_engine, sandbox.url, monkeypatch)
+def tenant(connected_tenant: str) -> str:
+    """The sandbox organisation, connected through the real flow (tests/assets/conftest.py)."""
+    return connected_tenant
 
 
 @pytest.fixture
-def resources(db_url, sandbox) -> dict:
-    crm = CrmDatabase(url=db_url)
-    xero = XeroResource(
-        crm=crm,
-        client_id="sandbox",
-        client_secret="sandbox",
-        api_url=sandbox.url,
-        identity_url=sandbox.url,
-        login_url=sandbox.url,
-    )
-    return {"crm": crm, "xero": xero}
+def resources(xero_resources: dict) -> dict:
+    return xero_resources
 
 
 def run(assets: list, resources: dict) -> dg.ExecuteInProcessResult:

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from tests.assets.mirror_rows import (
     account,
-    connect_sandbox,
     contact,
     guid,
     link,
@@ -26,8 +25,9 @@ from xero_pipelines.resources.crm import CrmDatabase
 
 
 @pytest.fixture
-def tenant(db_engine, sandbox, monkeypatch) -> str:
-    return connect_sandbox(db_engine, sandbox.url, monkeypatch)
+def tenant(connected_tenant: str) -> str:
+    """The sandbox organisation, connected through the real flow (tests/assets/conftest.py)."""
+    return connected_tenant
 
 
 def stored_links(engine) -> dict[int, tuple[str, str]]:

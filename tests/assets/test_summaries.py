@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.assets.mirror_rows import (
-    connect_sandbox,
     contact,
     credit_note,
     guid,
@@ -37,8 +36,9 @@ TODAY = date(2026, 3, 1)
 
 
 @pytest.fixture
-def tenant(db_engine, sandbox, monkeypatch) -> str:
-    return connect_sandbox(db_engine, sandbox.url, monkeypatch)
+def tenant(connected_tenant: str) -> str:
+    """The sandbox organisation, connected through the real flow (tests/assets/conftest.py)."""
+    return connected_tenant
 
 
 def run(db_url: str, as_of: str = AS_OF) -> dg.ExecuteInProcessResult:

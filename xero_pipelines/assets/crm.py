@@ -62,7 +62,7 @@ def read_customer_keys(conn: Connection, tenant_id: str) -> list[XeroContactKeys
         c.contact_status,
         c.merged_to_contact_id,
     ).where(c.tenant_id == tenant_id, c.is_customer.is_(True))
-    return [XeroContactKeys(*row) for row in conn.execute(stmt)]
+    return [XeroContactKeys(*row) for row in conn.execute(stmt).all()]
 
 
 def read_records(conn: Connection, tenant_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:

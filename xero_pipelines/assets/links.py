@@ -51,7 +51,7 @@ def connected_tenant(conn: Connection) -> str:
 def read_account_keys(conn: Connection) -> list[CrmAccountKeys]:
     """Every CRM account's id, name, account number and email (nothing else)."""
     stmt = select(ACCOUNTS.c.id, ACCOUNTS.c.name, ACCOUNTS.c.account_number, ACCOUNTS.c.email)
-    return [CrmAccountKeys(*row) for row in conn.execute(stmt)]
+    return [CrmAccountKeys(*row) for row in conn.execute(stmt).all()]
 
 
 def read_contact_keys(conn: Connection, tenant_id: str) -> list[XeroContactKeys]:
@@ -66,13 +66,13 @@ def read_contact_keys(conn: Connection, tenant_id: str) -> list[XeroContactKeys]
         c.contact_status,
         c.merged_to_contact_id,
     ).where(c.tenant_id == tenant_id)
-    return [XeroContactKeys(*row) for row in conn.execute(stmt)]
+    return [XeroContactKeys(*row) for row in conn.execute(stmt).all()]
 
 
 def read_links(conn: Connection) -> dict[int, tuple[str, str]]:
     """crm_account_id -> (xero_contact_id, matched_by), as stored now."""
     stmt = select(LINKS.c.crm_account_id, LINKS.c.xero_contact_id, LINKS.c.matched_by)
-    return {account_id: (contact_id, by) for account_id, contact_id, by in conn.execute(stmt)}
+    return {account_id: (contact_id, by) for account_id, contact_id, by in conn.execute(stmt).all()}
 
 
 # ---- writing -------------------------------------------------------------------------------

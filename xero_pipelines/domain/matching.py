@@ -168,7 +168,7 @@ def normalise_name(name: str | None) -> str:
         tokens = _SEPARATORS.sub(" ", text.translate(_DELETED)).split()
     if "and" in tokens:
         tokens = [t for t in tokens if t != "and"]
-    if any(len(t) == 1 for t in tokens):
+    if 1 in map(len, tokens):
         tokens = _join_initials(tokens)
     while len(tokens) > 1 and tokens[-1] in COMPANY_SUFFIXES:
         tokens.pop()
@@ -344,8 +344,14 @@ def _settle_existing(
         if account_id not in accounts:
             removed.append(RemovedLink(account_id, contact_id, matched_by, "account_missing"))
             continue
-        end = follow_merges(contact_id, contacts)
-        contact = contacts.get(end)
+        contact = contacts.get(contact_id)
+        end = (
+            contact_id
+            if contact is None or contact.is_active
+            else follow_merges(contact_id, contacts)
+        )
+        if end != contact_id:
+            contact = contacts.get(end)
         if contact is not None and not contact.is_active:
             removed.append(RemovedLink(account_id, contact_id, matched_by, "archived"))
             continue
@@ -358,10 +364,9 @@ def _settle_existing(
     followed: list[FollowedMerge] = []
     conflicts: list[Ambiguity] = []
     for end, account_ids in holders.items():
-        direct = [a for a in account_ids if existing[a][0] == end]
-        winner = account_ids[0] if len(account_ids) == 1 else (direct or [None])[0]
-        if len(direct) > 1:
-            winner = None
+        winner = (
+            account_ids[0] if len(account_ids) == 1 else _merge_winner(end, account_ids, existing)
+        )
         for account_id in account_ids:
             contact_id, matched_by = existing[account_id]
             if account_id != winner:
@@ -372,6 +377,15 @@ def _settle_existing(
             else:
                 followed.append(FollowedMerge(account_id, contact_id, end, matched_by))
     return kept, followed, removed, conflicts
+
+
+def _merge_winner(
+    end: str, account_ids: list[int], existing: Mapping[int, tuple[str, str]]
+) -> int | None:
+    """Of several links that end on one contact, the one that held it already (if one
+    did, and only one); None: none of them stays."""
+    direct = [a for a in account_ids if existing[a][0] == end]
+    return direct[0] if len(direct) == 1 else None
 
 
 def _match_unlinked(

@@ -31,6 +31,7 @@ from tzlocal.windows_tz import win_tz
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 _ONE = Decimal(1)
+_ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 
 # Xero's deep link to a contact (new UI view), from "Deep link to Xero":
@@ -75,29 +76,45 @@ NO_DOCUMENTS = ContactFigures()
 
 
 def contact_figures(groups: Iterable[RateGroup]) -> dict[str, ContactFigures]:
-    """Convert each group to base currency and add them up per contact; round once."""
-    sums: dict[str, list[Decimal]] = {}
+    """Convert each group to base currency and add them up per contact; round once.
+
+    Base-currency groups (rate 1, or none) add up as integer cents, exactly and cheaply;
+    only foreign groups are divided, in `Decimal` at 34 digits.
+    """
+    base: dict[str, list[int]] = {}
+    foreign: dict[str, list[Decimal]] = {}
     latest: dict[str, date | None] = {}
     with localcontext() as ctx:
         ctx.prec = 34  # enough that the only rounding that matters is the last one
-        for group in groups:
-            rate = _usable_rate(group.currency_rate)
-            acc = sums.setdefault(group.contact_id, [Decimal(0), Decimal(0), Decimal(0)])
-            for i, cents in enumerate(
-                (group.balance_cents, group.overdue_cents, group.sales_cents)
-            ):
-                if cents:
-                    acc[i] += Decimal(cents) / _HUNDRED / rate
-            latest[group.contact_id] = _later(latest.get(group.contact_id), group.last_invoice_date)
-    return {
-        contact_id: ContactFigures(
-            balance=to_cents(balance),
-            overdue_amount=to_cents(overdue),
-            total_sales=to_cents(sales),
-            last_invoice_date=latest[contact_id],
-        )
-        for contact_id, (balance, overdue, sales) in sums.items()
-    }
+        for g in groups:
+            rate = g.currency_rate
+            if rate is None or rate == _ONE or rate <= 0:
+                acc = base.setdefault(g.contact_id, [0, 0, 0])
+                acc[0] += g.balance_cents
+                acc[1] += g.overdue_cents
+                acc[2] += g.sales_cents
+            else:
+                converted = foreign.setdefault(g.contact_id, [_ZERO, _ZERO, _ZERO])
+                for i, cents in enumerate((g.balance_cents, g.overdue_cents, g.sales_cents)):
+                    if cents:
+                        converted[i] += Decimal(cents) / rate
+            latest[g.contact_id] = _later(latest.get(g.contact_id), g.last_invoice_date)
+        return {contact_id: _figures(contact_id, base, foreign, latest) for contact_id in latest}
+
+
+def _figures(
+    contact_id: str,
+    base: dict[str, list[int]],
+    foreign: dict[str, list[Decimal]],
+    latest: dict[str, date | None],
+) -> ContactFigures:
+    """One contact's cents (exact ints plus converted Decimals) to money, rounded once."""
+    exact = base.get(contact_id, (0, 0, 0))
+    converted = foreign.get(contact_id, (_ZERO, _ZERO, _ZERO))
+    balance, overdue, sales = (
+        to_cents((Decimal(e) + c) / _HUNDRED) for e, c in zip(exact, converted, strict=True)
+    )
+    return ContactFigures(balance, overdue, sales, latest[contact_id])
 
 
 def to_base(amount: Decimal, currency_rate: Decimal | None) -> Decimal:
