@@ -17,6 +17,7 @@ import dagster as dg
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from xero_pipelines.db.engine import locked_transaction
+from xero_pipelines.db.locks import lock_link_table
 from xero_pipelines.db.mirrors import XeroContactRow
 from xero_pipelines.db.models import CrmAccount, XeroAccountLink
 from xero_pipelines.db.types import utcnow
@@ -79,13 +80,8 @@ def read_links(conn: Connection) -> dict[int, tuple[str, str]]:
 
 
 def lock_links(conn: Connection) -> None:
-    """Hold the link table's write lock until the transaction ends (readers carry on).
-
-    On PostgreSQL a SHARE ROW EXCLUSIVE table lock; on SQLite the transaction was begun
-    IMMEDIATE (`locked_transaction`), which already holds the database's write lock.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("LOCK TABLE xero_account_links IN SHARE ROW EXCLUSIVE MODE")
+    """The link table's write lock for this transaction (`db.locks.lock_link_table`)."""
+    lock_link_table(conn)
 
 
 def insert_links(conn: Connection, links: Iterable[tuple[int, str, str]], now: datetime) -> int:
