@@ -238,7 +238,7 @@ class RequestTick:
         counts = open_counts(self.engine, self.spec)
         what = f"{self.spec.kind} requests"
         if paused:
-            return f"{DISCONNECTED.rstrip('.')}; {counts['pending']} pending {what} wait."
+            return f"{DISCONNECTED}; {counts['pending']} pending {what} wait."
         done = ""
         if self.review.requeued or self.review.failed:
             done = f" Gave back {len(self.review.requeued)}, failed {len(self.review.failed)}."
