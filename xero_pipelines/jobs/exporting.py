@@ -189,7 +189,7 @@ def _link_known(run: ExportRun, pending: list[ExportCommand]) -> list[ExportComm
 
 
 def _ambiguous(match: Any, names: dict[str, str]) -> str:
-    shown = [names.get(c, c) for c in match.contact_ids[:NAMES_SHOWN]]
+    shown = sorted(names.get(c, c) for c in match.contact_ids)[:NAMES_SHOWN]  # A to Z
     more = len(match.contact_ids) - len(shown)
     listed = "; ".join(shown) + (f" and {more} more" if more > 0 else "")
     return (
