@@ -73,6 +73,8 @@ class Run:
     label: str
     wall: float  # child process start to exit
     job: float  # execute_in_process
+    cpu: float  # the child's CPU seconds (user + system)
+    sandbox_cpu: float  # the sandbox's CPU seconds during the run
     records: int  # mirror rows read
     api: Counter[str]  # API calls by endpoint (sandbox stats)
     other: Counter[str]  # identity and /connections calls
@@ -109,7 +111,7 @@ def run_import(
     under `py-spy record` (every thread, collapsed stacks written to that file)."""
     with tempfile.TemporaryDirectory() as tmp:
         out, log = Path(tmp) / "run.json", Path(tmp) / "run.log"
-        before = sb.stats()
+        before, sandbox_cpu = sb.stats(), sb.cpu_seconds()
         started = time.perf_counter()
         with log.open("w") as fh:
             cmd = [sys.executable, str(HERE / "import_run.py"), str(out), "--executor", executor]
@@ -118,6 +120,7 @@ def run_import(
                 cmd = [str(Path(sys.executable).parent / spy[0]), *spy[1:], *cmd]
             code = subprocess.run(cmd, env=env, stdout=fh, stderr=fh, check=False).returncode
         wall = time.perf_counter() - started
+        sandbox_cpu = sb.cpu_seconds() - sandbox_cpu
         api, other = _stats_diff(sb.stats(), before)
         if code != 0 or not out.exists():
             tail = log.read_text(errors="replace")[-4000:]
@@ -138,6 +141,8 @@ def run_import(
         label=label,
         wall=wall,
         job=data["seconds"],
+        cpu=data["cpu_seconds"],
+        sandbox_cpu=sandbox_cpu,
         records=sum(assets[a].get("rows_read", 0) for a in MIRRORS),
         api=api,
         other=other,
@@ -155,13 +160,15 @@ def run_import(
 
 def print_runs(runs: list[Run]) -> None:
     print(
-        f"  {'run':<10} {'wall s':>7} {'job s':>7} {'records':>9} {'records/s':>10} "
+        f"  {'run':<10} {'wall s':>7} {'job s':>7} {'CPU s':>6} {'Xero CPU s':>10} "
+        f"{'records':>9} {'records/s':>10} "
         f"{'API calls':>9} {'minimum':>7} {'peak RSS MiB':>12} {'links s':>8} {'summaries s':>11}"
     )
     for r in runs:
         rate = r.records / r.job if r.job else 0
         print(
-            f"  {r.label:<10} {r.wall:>7.1f} {r.job:>7.1f} {r.records:>9,} {rate:>10,.0f} "
+            f"  {r.label:<10} {r.wall:>7.1f} {r.job:>7.1f} {r.cpu:>6.1f} {r.sandbox_cpu:>10.1f} "
+            f"{r.records:>9,} {rate:>10,.0f} "
             f"{r.api_calls:>9,} {sum(r.minimum.values()):>7,} {r.rss_mib:>12.0f} "
             f"{r.step(LINKS_STEP):>8.2f} {r.step(SUMMARIES_STEP):>11.2f}"
         )
@@ -301,6 +308,13 @@ def print_rate(run: Run, minute: int, minimum: int) -> None:
     answers = [t for t, _, status in run.calls]
     refused = sum(1 for _, _, status in run.calls if status == 429)
     waits = sum(run.assets[a].get("xero_rate_limit_waits", 0) for a in run.assets)
+    if not answers:  # multiprocess: the steps' client logs stay in their processes
+        print(
+            f"  {run.api_calls:,} API calls (minimum {minimum:,}) in {run.wall:.1f} s; 429s "
+            f"waited out: {waits}; peak RSS {run.rss_mib:.0f} MiB (no per-call times)"
+        )
+        print_steps(run)
+        return
     first, last = min(answers), max(answers)
     windows = Counter(int((t - first) // 60) for t in answers)
     full = [windows[i] for i in range(max(windows))]  # every window but the last
@@ -344,11 +358,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process")
     p.add_argument("--skip-limited", action="store_true")
+    p.add_argument("--only-limited", action="store_true", help="run the limits-on part only")
     p.add_argument("--limited-contacts", type=int, default=20_000)
     p.add_argument("--limited-invoices", type=int, default=200_000)
     p.add_argument("--limited-credit-notes", type=int, default=2_000)
     p.add_argument("--limited-accounts", type=int, default=10_000)
-    p.add_argument("--limited-minute", default="600,60", help="minute limits to run at")
+    p.add_argument("--limited-minute", default="600,120,60", help="minute limits to run at")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--profile", metavar="DIR", help="run each full import under py-spy, stacks into DIR"
@@ -361,13 +376,13 @@ def main() -> None:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     print(f"load average at start: {os.getloadavg()}; executor {args.executor}")
     started = time.perf_counter()
-    with sandbox_process() as (url, _pid), tempfile.TemporaryDirectory() as home:
+    with sandbox_process() as (url, pid), tempfile.TemporaryDirectory() as home:
         os.environ["XERO_PIPELINES_HOME"] = home  # the token key, shared with the children
         pg = _postgres(args) if "postgresql" in backends else None
         pg_admin = pg.__enter__() if pg else None
         try:
-            setup = Setup(Sandbox(url), url, Path(home), args, pg_admin)
-            for n, backend in enumerate(backends):
+            setup = Setup(Sandbox(url, pid), url, Path(home), args, pg_admin)
+            for n, backend in enumerate([] if args.only_limited else backends):
                 if args.rss_invoices and n == 0:
                     print(f"\n== {backend}: full import at {args.rss_invoices:,} invoices ==")
                     full_scale(setup, backend, args.rss_invoices, full_only=True)

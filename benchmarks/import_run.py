@@ -106,14 +106,16 @@ def main() -> None:
         with dg.execute_job(dg.reconstructable(import_job), instance=instance) as result:
             success, run_id = result.success, result.run_id
     seconds = time.perf_counter() - started
-    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     out = {
         "success": success,
         "executor": args.executor,
         "seconds": seconds,
-        "peak_rss_kib": rss_self,
-        "peak_rss_children_kib": rss_children,
+        "peak_rss_kib": own.ru_maxrss,
+        "peak_rss_children_kib": children.ru_maxrss,
+        "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in (own, children)),
         "calls": calls.calls,
         **_events(instance, run_id),
     }

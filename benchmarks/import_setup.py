@@ -6,6 +6,7 @@ differences of the sandbox's `/_sandbox/stats` taken around each run.
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import uuid
@@ -53,9 +54,15 @@ WHOLE_READS = ("GET Accounts", "GET Organisation")
 class Sandbox:
     """The sandbox's admin API, over loopback."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pid: int) -> None:
         self.url = url
+        self.pid = pid
         self.http = requests.Session()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the sandbox's process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def post(self, path: str, body: dict) -> dict:
         r = self.http.post(f"{self.url}/_sandbox/{path}", json=body, timeout=600)
