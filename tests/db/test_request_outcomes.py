@@ -13,6 +13,7 @@ from xero_pipelines.db.request_outcomes import (
     EXPORT_REQUESTS,
     LinkConflict,
     claim_for_run,
+    link_writer,
     mark_done,
     mark_failed,
     mark_waiting,
@@ -81,7 +82,7 @@ def test_waiting_rows_go_back_to_pending_without_using_an_attempt(db_engine, que
 
 def test_links_are_one_to_one(db_engine):
     links = XeroAccountLink.__table__
-    with db_engine.begin() as conn:
+    with link_writer(db_engine) as conn:  # the link table's lock, as every link writer
         record_link(conn, 1, "c-1", "export")
         record_link(conn, 1, "c-1", "export")  # the same link again changes nothing
         with pytest.raises(LinkConflict, match="linked to Xero contact c-1"):

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, case, select, update
 from sqlalchemy.exc import IntegrityError
 
+from xero_pipelines.db.engine import locked_transaction
+from xero_pipelines.db.locks import lock_link_table
 from xero_pipelines.db.models import XeroAccountLink, XeroDraftRequest, XeroExportRequest
 
 EXPORT_REQUESTS = "xero_export_requests"
@@ -186,6 +188,16 @@ def linked_elsewhere(conn: Connection, contact_ids: Collection[str]) -> dict[str
         )
         out.update({row.xero_contact_id: row.crm_account_id for row in rows})
     return out
+
+
+@contextmanager
+def link_writer(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the link table's write lock (`db.locks.lock_link_table`), the
+    same one the link asset and the customer import take, so writers queue instead of
+    colliding on the table's unique constraints."""
+    with locked_transaction(engine) as conn:
+        lock_link_table(conn)
+        yield conn
 
 
 class LinkConflict(Exception):

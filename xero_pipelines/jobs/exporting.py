@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from xero_pipelines.db.models import XeroAccountLink
-from xero_pipelines.db.request_outcomes import LinkConflict, linked_contacts, record_link
+from xero_pipelines.db.request_outcomes import (
+    LinkConflict,
+    link_writer,
+    linked_contacts,
+    record_link,
+)
 from xero_pipelines.domain.matching import ContactIndex, CrmAccountKeys, XeroContactKeys
 from xero_pipelines.domain.payloads import (
     contact_number,
@@ -168,7 +173,7 @@ def _link_known(run: ExportRun, pending: list[ExportCommand]) -> list[ExportComm
     index = ContactIndex(run.mirror)
     names = {c.contact_id: c.name or c.contact_id for c in run.mirror}
     left = []
-    with run.engine.begin() as conn:
+    with link_writer(run.engine) as conn:
         for command in pending:
             details = command.details
             own = ours.get(contact_number(details.account_id))
@@ -207,7 +212,7 @@ def _look_up(
         return pending
     found = contacts_by_number(run.xero, [contact_number(c.details.account_id) for c in retried])
     left = []
-    with run.engine.begin() as conn:
+    with link_writer(run.engine) as conn:
         for command in pending:
             contact = found.get(contact_number(command.details.account_id))
             if contact is None or str(contact["ContactID"]) in run.taken:
@@ -221,7 +226,7 @@ def _create(run: ExportRun, pending: list[ExportCommand]) -> None:
     for batch in batches(pending):
         items = [(c.request_id, contact_payload(c.details)) for c in batch]
         answers = write_batch(run.xero, "PUT", "Contacts", items)
-        with run.engine.begin() as conn:
+        with link_writer(run.engine) as conn:
             for command, answer in zip(batch, answers, strict=True):
                 if answer.ok and answer.xero_id:
                     _link(run, conn, command, answer.xero_id, "export")
