@@ -221,11 +221,18 @@ def test_a_401_at_connections_is_reported_by_status_but_never_marks_lost(
     assert not connection_row(db_engine).needs_reconnect
 
 
-def test_a_changed_token_key_is_reported_and_reconnect_recovers(db_engine, app, cipher):
+def test_a_changed_token_key_is_reported_and_reconnect_recovers(db_engine, app, cipher, sandbox):
     connect_flow(db_engine, app, cipher)
     other = TokenCipher(Fernet.generate_key())
-    st = status(db_engine, app, other)
-    assert "the token key changed" in (st.check_error or "")
+    calls = sandbox.stats()
+    for check in (True, False):
+        st = status(db_engine, app, other, check=check)
+        assert st.state == "unreadable" and not st.usable and st.connected
+        assert st.token_error == (
+            "the token key changed: set XERO_TOKEN_KEY back or run `xero-pipelines reconnect`"
+        )
+    assert sandbox.stats() == calls  # found locally: Xero was not asked
+    assert status(db_engine, app, cipher).usable  # the right key still reads them
     reconnect_flow(db_engine, app, other)
     token = stored_tokens(db_engine, other).access_token
     assert list_connections(app, token)
@@ -265,3 +272,39 @@ def test_a_failed_final_write_revokes_the_fresh_grant(db_url, app, cipher, sandb
     state = sandbox.state()
     assert state["live_refresh_tokens"] == 0
     assert state["connections"] == 0
+
+
+def test_a_deleted_key_file_is_reported_not_replaced(db_engine, app, tmp_path, sandbox):
+    home = tmp_path / "key-home"
+    connect_flow(db_engine, app, TokenCipher.from_env({}, home))
+    (home / "token.key").unlink()
+    st = status(db_engine, app, TokenCipher.from_env({}, home))
+    assert st.state == "unreadable"
+    assert "token.key is missing but the stored tokens were encrypted with it" in (
+        st.token_error or ""
+    )
+    assert not (home / "token.key").exists()
+
+
+def test_status_of_an_unreachable_xero_is_not_usable(db_engine, app, cipher, sandbox):
+    connect_flow(db_engine, app, cipher)
+    sandbox.faults(status=503, count=5, path="/connections")
+    st = status(db_engine, app, cipher)
+    assert st.state == "connected" and not st.usable
+    assert (st.check_error or "").startswith("could not reach Xero")
+    assert status(db_engine, app, cipher, check=False).usable  # offline: not asked
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_disconnect_with_unreadable_tokens_says_the_grant_is_live(
+    db_engine, app, cipher, sandbox, purge
+):
+    connect_flow(db_engine, app, cipher)
+    gone = disconnect(db_engine, app, TokenCipher(Fernet.generate_key()), purge=purge)
+    assert gone.tokens_unreadable and not gone.remote_removed
+    assert gone.warnings == (
+        "the stored tokens cannot be read: they were encrypted with another token key",
+    )
+    assert sandbox.stats().get("POST /connect/revocation") is None
+    assert sandbox.state()["live_refresh_tokens"] == 1  # still live in Xero
+    assert not status(db_engine, app, cipher).connected

@@ -39,8 +39,33 @@ def test_key_file_is_generated_once_with_mode_0600(tmp_path):
 
 def test_default_home_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("XERO_PIPELINES_HOME", str(tmp_path / "h"))
-    TokenCipher.from_env({})
+    TokenCipher.from_env({}).encrypt("x")
     assert (tmp_path / "h" / "token.key").exists()
+
+
+def test_a_deleted_key_file_is_never_replaced_to_decrypt(tmp_path):
+    """A new key cannot read what the old one encrypted: say the file is missing."""
+    home = tmp_path / "home"
+    ciphertext = TokenCipher.from_env({}, home).encrypt("tokens")
+    key_path(home).unlink()
+    with pytest.raises(TokenKeyError) as info:
+        TokenCipher.from_env({}, home).decrypt(ciphertext)
+    assert str(info.value) == (
+        f"the token key file {key_path(home)} is missing but the stored tokens were "
+        "encrypted with it: restore the file or set XERO_TOKEN_KEY to that key, or run "
+        "`xero-pipelines reconnect`"
+    )
+    assert not key_path(home).exists()
+    # Encrypting new tokens (connect, reconnect) still makes a key, once.
+    cipher = TokenCipher.from_env({}, home)
+    assert cipher.decrypt(cipher.encrypt("new")) == "new"
+    assert stat.S_IMODE(key_path(home).stat().st_mode) == 0o600
+
+
+def test_a_malformed_key_file_is_reported_at_once(tmp_path):
+    key_path(tmp_path).write_text("hunter2")
+    with pytest.raises(TokenKeyError, match="does not hold a Fernet key"):
+        TokenCipher.from_env({}, tmp_path)
 
 
 def _load(home: str, queue) -> None:

@@ -20,6 +20,10 @@ ERRORS = (XeroError, DatabaseUrlError, SQLAlchemyError, OSError)
 
 
 NO_TABLES = "the database has no Xero tables yet: run `xero-pipelines db upgrade`"
+REMOVE_IN_XERO = (
+    "remove the app under Connected Apps in Xero "
+    "(Settings > Connected Apps, https://go.xero.com/Settings/ConnectedApps)"
+)
 
 
 def _sqlite_file_missing(url: str) -> bool:
@@ -130,9 +134,14 @@ def disconnect(purge: bool) -> None:
         click.echo("Imported data is kept (use --purge to delete it).")
     if not result.remote_removed:
         why = "; ".join(result.warnings) or "Xero did not confirm the removal"
+        if result.tokens_unreadable:  # Xero was never asked: the grant is certainly live
+            raise CliError(
+                f"the local tokens are wiped, but {name} is still connected to this app in "
+                f"Xero, because the grant could not be revoked ({why}): {REMOVE_IN_XERO}"
+            )
         raise CliError(
             f"the local tokens are wiped, but {name} may still be connected to this app in "
-            f"Xero ({why}): remove the app under Settings > Connected Apps in Xero"
+            f"Xero ({why}): {REMOVE_IN_XERO}"
         )
 
 
@@ -148,30 +157,42 @@ def _number(value: int | None) -> str:
 @click.option("--offline", is_flag=True, help="Show what is stored without asking Xero.")
 @one_line_errors(*ERRORS)
 def status(offline: bool) -> None:
-    """Show the connected organisation, token expiry, scopes and API limits."""
+    """Show the connected organisation, token expiry, scopes and API limits.
+
+    Exits 0 when the connection is usable (and Xero, unless --offline, agrees) or when
+    nothing is connected; 1, with the reason on stderr, when the tokens cannot be read,
+    the grant is lost, or Xero could not be asked.
+    """
     engine = integration_engine()
     try:
         st = use_cases.status(engine, check=not offline)
     finally:
         engine.dispose()
-    if st.state == "not_connected":
-        click.echo("Not connected: run `xero-pipelines connect`.")
+    if not st.connected:
+        after = f" (disconnected from {st.tenant_name})" if st.tenant_name else ""
+        click.echo(f"Not connected{after}: run `xero-pipelines connect`.")
         return
     rows = [
         ("Organisation", st.tenant_name or "-"),
         ("Tenant id", st.tenant_id or "-"),
-        ("Connected since", "-" if st.state == "disconnected" else _when(st.connected_at)),
+        ("Connected since", _when(st.connected_at)),
         ("Access token expires", _when(st.access_token_expires_at)),
         ("Scopes granted", " ".join(st.scopes) or "-"),
         ("Last successful call", _when(st.last_call_at)),
         ("Day limit remaining", _number(st.day_limit_remaining)),
         ("Minute limit remaining", _number(st.min_limit_remaining)),
     ]
+    problem = None
     if st.state == "needs_reconnect":
         reason = f" ({st.reconnect_reason})" if st.reconnect_reason else ""
-        rows.append(("Reconnect needed", f"yes: {RECONNECT_HINT}{reason}"))
-    elif st.state == "disconnected":
-        rows.append(("Reconnect needed", "yes: disconnected; run `xero-pipelines reconnect`"))
+        problem = f"{RECONNECT_HINT}{reason}"
+        rows.append(("Reconnect needed", f"yes: {problem}"))
+    elif st.state == "unreadable":
+        problem = f"the stored tokens cannot be read: {st.token_error}"
+        rows.append(("Reconnect needed", f"yes: {problem}"))
+    elif st.check_error:
+        problem = st.check_error
+        rows.append(("Reconnect needed", "unknown: the check failed"))
     else:
         rows.append(("Reconnect needed", "no"))
     if st.check_error:
@@ -179,3 +200,5 @@ def status(offline: bool) -> None:
     width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:
         click.echo(f"{label + ':':<{width}} {value}")
+    if problem:
+        raise CliError(problem)

@@ -17,7 +17,12 @@ from sqlalchemy import Engine, Row, delete, inspect, text, update
 from xero_pipelines.db.models import XeroConnection
 from xero_pipelines.xero import oauth
 from xero_pipelines.xero.config import XeroAppConfig
-from xero_pipelines.xero.crypto import TokenCipher, TokenKeyError
+from xero_pipelines.xero.crypto import (
+    TokenCipher,
+    TokenKeyChangedError,
+    TokenKeyError,
+    TokenKeyMissingError,
+)
 from xero_pipelines.xero.errors import (
     XeroAuthenticationError,
     XeroConnectionLostError,
@@ -60,13 +65,19 @@ class DisconnectResult:
     warnings: tuple[str, ...]
     # False when Xero may still hold the grant: revocation or connection deletion failed.
     remote_removed: bool = True
+    # True when the stored tokens could not be decrypted, so Xero was not even asked: the
+    # grant is certainly still live there.
+    tokens_unreadable: bool = False
 
 
 @dataclass(frozen=True)
 class ConnectionStatus:
     """What `status` shows. Holds no secret: every field may be printed."""
 
-    state: str  # "connected", "needs_reconnect", "disconnected", "not_connected"
+    # "connected", "needs_reconnect" (Xero dropped the grant), "unreadable" (the stored
+    # tokens cannot be decrypted: see `token_error`), "disconnected" (the row is kept
+    # after `disconnect`, without tokens), "not_connected"
+    state: str
     tenant_name: str | None = None
     tenant_id: str | None = None
     connection_id: str | None = None
@@ -78,10 +89,21 @@ class ConnectionStatus:
     min_limit_remaining: int | None = None
     reconnect_reason: str | None = None
     check_error: str | None = None
+    token_error: str | None = None
 
     @property
     def needs_reconnect(self) -> bool:
         return self.state == "needs_reconnect"
+
+    @property
+    def connected(self) -> bool:
+        """An organisation is connected (usable or not): not after `disconnect`."""
+        return self.state not in ("not_connected", "disconnected")
+
+    @property
+    def usable(self) -> bool:
+        """Connected, the tokens readable, and Xero did not object when asked."""
+        return self.state == "connected" and self.check_error is None
 
 
 def _defaults(app: XeroAppConfig | None, cipher: TokenCipher | None):
@@ -258,10 +280,14 @@ def disconnect(
             "(`--purge` also deletes the imported Xero data)"
         )
     warnings: list[str] = []
-    deleted = revoked = False
+    deleted = revoked = unreadable = False
     remote_removed = True
     if row is not None and row.token_ciphertext:
-        deleted, revoked = _remote_disconnect(engine, app, cipher, row, warnings)
+        unreadable = _token_error(cipher, row) is not None
+        if unreadable:
+            warnings.append(f"the stored tokens cannot be read: {_key_cause(cipher, row)}")
+        else:
+            deleted, revoked = _remote_disconnect(engine, app, cipher, row, warnings)
         # A connection Xero already called lost (invalid_grant, 403, gone from
         # /connections) has nothing left to remove there.
         remote_removed = bool(row.needs_reconnect) or (
@@ -298,6 +324,7 @@ def disconnect(
         tuple(purged),
         tuple(warnings),
         remote_removed,
+        unreadable and not row.needs_reconnect,
     )
 
 
@@ -328,6 +355,30 @@ def _remote_disconnect(
     return deleted, revoked
 
 
+def _token_error(cipher: TokenCipher, row: Row) -> str | None:
+    """Why the stored token set cannot be used, found without asking Xero; None if it can."""
+    try:
+        TokenSet.from_json(cipher.decrypt(row.token_ciphertext))
+    except TokenKeyError as exc:
+        return str(exc)
+    except (ValueError, KeyError, TypeError):
+        return "the stored token set is damaged: run `xero-pipelines reconnect`"
+    return None
+
+
+def _key_cause(cipher: TokenCipher, row: Row) -> str:
+    """The reason in a few words, without advice that no longer applies once wiped."""
+    try:
+        cipher.decrypt(row.token_ciphertext)
+    except TokenKeyMissingError:
+        return "the token key file they were encrypted with is missing"
+    except TokenKeyChangedError:
+        return "they were encrypted with another token key"
+    except TokenKeyError as exc:
+        return str(exc)
+    return "the stored token set is damaged"
+
+
 def status(
     engine: Engine,
     app: XeroAppConfig | None = None,
@@ -335,20 +386,31 @@ def status(
     *,
     check: bool = True,
 ) -> ConnectionStatus:
-    """The connection as stored; with `check`, first ask Xero whether it still stands
-    (refreshing if due), so a grant removed inside Xero shows as needing reconnect."""
+    """The connection as stored. The tokens are always decrypted (locally): tokens that
+    cannot be read make the state "unreadable". With `check`, Xero is then asked whether
+    the connection still stands (refreshing if due), so a grant removed inside Xero shows
+    as needing reconnect and an unreachable Xero as `check_error`."""
     row = _load(engine)
     if row is None:
         return ConnectionStatus(state="not_connected")
-    check_error = None
-    if check and row.token_ciphertext and not row.needs_reconnect:
-        check_error = _check_live(engine, *_defaults(app, cipher), row)
-        row = _load(engine)
-        assert row is not None
+    check_error = token_error = None
+    if row.token_ciphertext and not row.needs_reconnect:
+        try:
+            app, cipher = _defaults(app, cipher)
+        except TokenKeyError as exc:  # a malformed XERO_TOKEN_KEY or key file
+            token_error = str(exc)
+        else:
+            token_error = _token_error(cipher, row)
+            if token_error is None and check:
+                check_error = _check_live(engine, app, cipher, row)
+                row = _load(engine)
+                assert row is not None
     if row.token_ciphertext is None:
         state = "disconnected"
     elif row.needs_reconnect:
         state = "needs_reconnect"
+    elif token_error:
+        state = "unreadable"
     else:
         state = "connected"
     return ConnectionStatus(
@@ -364,6 +426,7 @@ def status(
         min_limit_remaining=row.min_limit_remaining,
         reconnect_reason=row.reconnect_reason,
         check_error=check_error,
+        token_error=token_error,
     )
 
 
@@ -384,14 +447,16 @@ def _check_live(engine: Engine, app: XeroAppConfig, cipher: TokenCipher, row: Ro
         if exc.status != 403:
             # A fresh token refused with 401: the refresh worked, so the grant stands.
             return f"Xero refused the token at /connections: {exc.messages[0]}"
-        store.mark_lost(f"Xero answered {exc.status} {exc.messages[0]}")
+        store.mark_lost(f"Xero answered {exc.status} {exc.messages[0]}", announce=False)
         return None
     except TokenKeyError as exc:
         return str(exc)
     except XeroError as exc:
         return f"could not reach Xero: {exc}"
     if row.tenant_id not in {t.tenant_id for t in tenants}:
-        store.mark_lost(f"{row.tenant_name} is no longer connected to this app in Xero")
+        store.mark_lost(
+            f"{row.tenant_name} is no longer connected to this app in Xero", announce=False
+        )
     return None
 
 

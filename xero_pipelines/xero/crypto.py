@@ -4,6 +4,10 @@ The key comes from `XERO_TOKEN_KEY`, else from `$XERO_PIPELINES_HOME/token.key`,
 generated once with mode 0600. Two processes starting at once must agree on one key, so
 the file is written aside and hard-linked into place: the link either wins or finds the
 other process's complete file, never a half-written one.
+
+The file is generated only to encrypt, never to decrypt: a new key cannot read tokens
+stored under the old one, so a deleted key file while tokens are stored is reported
+(`TokenKeyMissingError`) instead of silently replaced.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +41,17 @@ class TokenKeyChangedError(TokenKeyError):
         )
 
 
+class TokenKeyMissingError(TokenKeyError):
+    """Tokens are stored, but the key file they were encrypted with is gone."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"the token key file {path} is missing but the stored tokens were encrypted "
+            "with it: restore the file or set XERO_TOKEN_KEY to that key, or run "
+            "`xero-pipelines reconnect`"
+        )
+
+
 def key_path(home: Path | None = None) -> Path:
     return (home or pipelines_home()) / KEY_FILE
 
@@ -49,7 +65,7 @@ def load_or_create_key(environ: Mapping[str, str] | None = None, home: Path | No
     path = key_path(home)
     if not path.exists():
         _create_key_file(path)
-    return _checked(path.read_bytes().strip(), f"{path} does not hold a Fernet key")
+    return _read_key_file(path)
 
 
 def _checked(key: bytes, message: str) -> bytes:
@@ -78,24 +94,55 @@ def _create_key_file(path: Path) -> None:
         os.unlink(tmp)
 
 
+def _read_key_file(path: Path) -> bytes:
+    return _checked(path.read_bytes().strip(), f"{path} does not hold a Fernet key")
+
+
 class TokenCipher:
     """Encrypts and decrypts the token set's JSON; the key never appears in `repr`."""
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    def __init__(self, key: bytes | None = None, *, key_file: Path | None = None) -> None:
+        """With `key`, use it; with only `key_file`, read that file when first needed,
+        generating it for `encrypt` but never for `decrypt`."""
+        if key is None and key_file is None:
+            raise TypeError("TokenCipher needs a key or a key file")
+        self._fernet = Fernet(key) if key is not None else None
+        self._key_file = key_file
+        self._lock = threading.Lock()
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, home: Path | None = None
     ) -> TokenCipher:
-        return cls(load_or_create_key(environ, home))
+        """`$XERO_TOKEN_KEY`, else the key file (read now if it exists, so a bad file is
+        reported at once; generated at the first `encrypt` if it does not)."""
+        env = os.environ if environ is None else environ
+        configured = env.get(KEY_ENV, "").strip()
+        if configured:
+            return cls(_checked(configured.encode(), f"{KEY_ENV} is not a Fernet key"))
+        path = key_path(home)
+        if path.exists():
+            return cls(_read_key_file(path))
+        return cls(key_file=path)
+
+    def _key(self, *, create: bool) -> Fernet:
+        with self._lock:
+            if self._fernet is None:
+                assert self._key_file is not None
+                if not self._key_file.exists():
+                    if not create:  # a new key could never decrypt what is stored
+                        raise TokenKeyMissingError(self._key_file)
+                    _create_key_file(self._key_file)
+                self._fernet = Fernet(_read_key_file(self._key_file))
+            return self._fernet
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        return self._key(create=True).encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        fernet = self._key(create=False)
         try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
+            return fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
             raise TokenKeyChangedError() from None
 

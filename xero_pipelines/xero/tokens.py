@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 REFRESH_LEEWAY = 60.0
 OBSERVE_INTERVAL = 5.0
 
-DISCONNECTED = "Xero is disconnected: run `xero-pipelines reconnect` or `xero-pipelines connect`"
+DISCONNECTED = "Xero is not connected (it was disconnected): run `xero-pipelines connect`"
 
 
 def current_connection(conn: Connection, *, for_update: bool = False) -> Row | None:
@@ -99,7 +99,9 @@ class TokenStore:
             self._ensure_loaded()
             return self._refresh(rejected=rejected_token)
 
-    def mark_lost(self, reason: str) -> None:
+    def mark_lost(self, reason: str, *, announce: bool = True) -> None:
+        """Flag the connection as needing reconnect; `announce=False` when the caller
+        reports it itself (`status` prints it, so a log line would say it twice)."""
         with self._lock:
             self._tokens = None
             with self._engine.begin() as conn:
@@ -110,7 +112,8 @@ class TokenStore:
                         .where(XeroConnection.id == row_id)
                         .values(needs_reconnect=True, reconnect_reason=reason)
                     )
-        log.warning("Xero connection lost (%s): run `xero-pipelines reconnect`", reason)
+        if announce:
+            log.warning("Xero connection lost (%s): run `xero-pipelines reconnect`", reason)
 
     def observe(self, limits: LimitSnapshot) -> None:
         """Keep the limits; write them at most once per `observe_interval` seconds.
