@@ -103,6 +103,8 @@ def test_connect_status_reconnect_disconnect(env, db_url, sandbox):
     for label in ("Tenant id", "Connected since", "Access token expires", "Scopes granted"):
         assert label in st.stdout
     assert "accounting.invoices" in st.stdout
+    assert "Last sync per asset:" in st.stdout
+    assert "  xero_invoices:          never" in st.stdout  # nothing imported yet
 
     again = t.flow(env, "reconnect")
     assert again.returncode == 0, again.stderr
@@ -321,3 +323,32 @@ def test_disconnect_without_the_key_says_the_grant_is_still_live(env, sandbox, l
     assert key_file.exists() == (lose_key == "changed")  # no key made up to read them
     after = t.run(env, "status")
     assert after.returncode == 0 and after.stdout.startswith("Not connected")
+
+
+def test_status_shows_the_last_sync_of_each_asset(env, db_url, sandbox):
+    """What the import wrote in `xero_sync_state` is what `status` shows, per asset."""
+    from datetime import UTC, datetime
+
+    from xero_pipelines.db.sync_state import save_sync_state
+    from xero_pipelines.xero.tokens import current_connection
+
+    t = Transcript()
+    assert t.flow(env, "connect").returncode == 0
+    engine = create_db_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            tenant_id = current_connection(conn).tenant_id
+            save_sync_state(
+                conn,
+                tenant_id=tenant_id,
+                asset="xero_contacts",
+                watermark=None,
+                synced_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+                rows_total=1234,
+            )
+    finally:
+        engine.dispose()
+    st = t.run(env, "status", "--offline")
+    assert st.returncode == 0, st.stderr
+    assert "  xero_contacts:          2026-12-01 09:30:00 UTC (1234 rows)" in st.stdout
+    assert "  xero_invoices:          never" in st.stdout

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from xero_pipelines.cli.errors import CliError, one_line_errors
 from xero_pipelines.db import create_db_engine
 from xero_pipelines.db.engine import DatabaseUrlError, database_url
+from xero_pipelines.db.sync_state import SyncState, all_sync_states
 from xero_pipelines.xero import connection as use_cases
 from xero_pipelines.xero.errors import RECONNECT_HINT, XeroError
 from xero_pipelines.xero.oauth import DEFAULT_PORT, DEFAULT_TIMEOUT
@@ -149,6 +150,37 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
+# The import's assets, in the order the import runs them (contract section 6).
+SYNCED_ASSETS = (
+    "xero_organisation",
+    "xero_revenue_accounts",
+    "xero_contacts",
+    "xero_invoices",
+    "xero_credit_notes",
+    "crm_accounts",
+    "xero_account_links",
+    "xero_account_summaries",
+)
+
+
+def _last_syncs(engine: Engine, tenant_id: str | None) -> dict[str, SyncState]:
+    """Each asset's last sync for this organisation; none on a database that predates
+    the import's tables (run `xero-pipelines db upgrade`)."""
+    if tenant_id is None:
+        return {}
+    try:
+        with engine.connect() as conn:
+            return all_sync_states(conn, tenant_id)
+    except SQLAlchemyError:
+        return {}
+
+
+def _sync_line(state: SyncState | None) -> str:
+    if state is None or state.last_synced_at is None:
+        return "never"
+    return f"{_when(state.last_synced_at)} ({state.rows_total} rows)"
+
+
 def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -166,6 +198,7 @@ def status(offline: bool) -> None:
     engine = integration_engine()
     try:
         st = use_cases.status(engine, check=not offline)
+        syncs = _last_syncs(engine, st.tenant_id) if st.connected else {}
     finally:
         engine.dispose()
     if not st.connected:
@@ -200,5 +233,9 @@ def status(offline: bool) -> None:
     width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:
         click.echo(f"{label + ':':<{width}} {value}")
+    click.echo("Last sync per asset:")
+    asset_width = max(len(asset) for asset in SYNCED_ASSETS) + 1
+    for asset in SYNCED_ASSETS:
+        click.echo(f"  {asset + ':':<{asset_width}} {_sync_line(syncs.get(asset))}")
     if problem:
         raise CliError(problem)
