@@ -1,17 +1,25 @@
-"""End to end, a crash: the process running an export is SIGKILLed after Xero received its
-write and before the job could commit the outcome. The daemon's run ends failed, the
+"""End to end, a crash: the process running an export is SIGKILLed after Xero wrote the
+contacts and before the job could commit the outcome. The daemon's run ends failed, the
 sensor gives the requests back, a new run retries them, and Xero ends with one contact
 per account: zero duplicates, zero requests lost.
+
+To stop the job exactly there, the test holds the request rows locked in the CRM database
+(as another writer might) from the moment the create reaches the sandbox (held there a
+few seconds by an injected latency) until the job is killed: Xero answers, the job's
+commit waits on the lock, and the kill lands in between.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import pytest
 from dagster._core.events import DagsterEventType
+from sqlalchemy import Engine, select
 
 from tests.e2e.daemon import dagster_daemon, runs_for_key, sensor_ticks
 from tests.e2e.helpers import (
@@ -25,6 +33,7 @@ from tests.e2e.helpers import (
     sync_mirrors,
     wait_for,
 )
+from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.models import XeroAccountLink, XeroExportRequest
 
 pytestmark = pytest.mark.slow
@@ -39,6 +48,17 @@ def step_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     """The process the run's op runs in (its STEP_START event's pid)."""
     records = instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
     return records[0].dagster_event.pid if records else None
+
+
+@contextmanager
+def rows_locked(engine: Engine, ids: list[int]) -> Iterator[None]:
+    """Hold the rows' write lock (SQLite: the database's; PostgreSQL: FOR UPDATE) until
+    the block ends, then let go without changing anything."""
+    with locked_transaction(engine) as conn:
+        t = XeroExportRequest.__table__
+        conn.execute(select(t.c.id).where(t.c.id.in_(ids)).with_for_update()).all()
+        yield
+        conn.rollback()
 
 
 def test_a_run_killed_between_its_xero_write_and_its_commit_is_retried_without_duplicates(
@@ -66,20 +86,19 @@ def test_a_run_killed_between_its_xero_write_and_its_commit_is_retried_without_d
             lambda: sandbox.stats().get(PUT_CONTACTS, 0) >= 1,
             "the export's create to reach Xero",
         )
-        [first_key] = {r.run_key for r in read_rows(db_engine, XeroExportRequest).values()}
-        [first_run] = runs_for_key(instance, first_key)
-        pid = step_pid(instance, first_run.run_id)
-        assert pid is not None and pid != os.getpid()
-        os.kill(pid, signal.SIGKILL)  # while Xero holds the create: it lands, unrecorded
-        sandbox.clear_faults()  # the held create keeps its delay; later calls go at once
-
-        # Xero wrote the contacts; the job never recorded them.
-        wait_for(
-            daemon,
-            lambda: len(xero.get("Contacts")["Contacts"]) == len(ACCOUNTS),
-            "the killed attempt's contacts to land in Xero",
-            timeout=30,
-        )
+        with rows_locked(db_engine, ids):  # the job's commit will wait here
+            sandbox.clear_faults()  # the held create keeps its delay; later calls go at once
+            wait_for(
+                daemon,
+                lambda: len(xero.get("Contacts")["Contacts"]) == len(ACCOUNTS),
+                "the contacts to land in Xero",
+                timeout=60,
+            )
+            [first_key] = {r.run_key for r in read_rows(db_engine, XeroExportRequest).values()}
+            [first_run] = runs_for_key(instance, first_key)
+            pid = step_pid(instance, first_run.run_id)
+            assert pid is not None and pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)  # Xero has the contacts; the job recorded nothing
         assert all(r.status != "done" for r in read_rows(db_engine, XeroExportRequest).values())
 
         wait_for(daemon, all_finished(db_engine, XeroExportRequest), "the retried requests")
