@@ -163,19 +163,19 @@ def test_refresh_rotates_and_old_token_has_grace_then_invalid_grant(sandbox: San
     )
 
 
-def test_grace_period_boundary_in_real_time(sandbox: SandboxClient) -> None:
-    """A 1.5 s grace, crossed by waiting (the test above only switches the grace off): the old
-    refresh token still works inside it, even twice, and is invalid_grant once it has passed."""
-    sandbox.limits(refresh_grace=1.5)
+def test_grace_period_boundary_on_the_identity_clock(sandbox: SandboxClient) -> None:
+    """The grace period crossed on the sandbox's identity clock (the test above only switches
+    the grace off): the old refresh token still works inside it, even twice, and is
+    invalid_grant once it has passed; no sleep, no reading of the test machine's clock."""
+    sandbox.limits(refresh_grace=60)
     first = sandbox.connect().tokens
-    started = time.monotonic()
     second = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert second.status_code == 200
+    sandbox.advance_clock(59)
     for _ in range(2):
         inside = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
         assert inside.status_code == 200, inside.text
-    assert time.monotonic() - started < 1.0, "too slow to test inside the grace period"
-    time.sleep(max(0.0, 1.5 - (time.monotonic() - started)) + 0.3)
+    sandbox.advance_clock(2)
     late = _token(sandbox, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
     # the rotated token was never superseded, so it has no grace clock and still works
@@ -307,3 +307,13 @@ def test_code_exchange_needs_the_same_redirect_uri(sandbox: SandboxClient) -> No
     code = _code(sandbox)
     r = _exchange(sandbox, code, redirect_uri="http://localhost:9999/other")
     assert r.json()["error"] == "invalid_grant"
+
+
+def test_identity_clock_refuses_what_is_not_a_step_forward(sandbox: SandboxClient) -> None:
+    for body in ({}, {"advance": -1}, {"advance": "60"}, {"advance": True}):
+        r = requests.post(f"{sandbox.url}/_sandbox/clock", json=body, timeout=10)
+        assert r.status_code == 400, body
+        assert "advance" in r.json()["error"]
+    assert sandbox.advance_clock(30) == 30
+    sandbox.reset()
+    assert sandbox.advance_clock(1) == 1  # a reset puts the clock back

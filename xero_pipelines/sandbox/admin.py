@@ -217,6 +217,20 @@ async def state(request: Request) -> Response:
     )
 
 
+async def clock(request: Request) -> Response:
+    """`{"advance": seconds}` moves the identity service's clock forward (token lifetimes,
+    refresh grace, code expiry), so a test crosses them without sleeping."""
+    sb = _sb(request)
+    try:
+        body = await _json(request)
+        if "advance" not in body:
+            raise ValueError("advance (a number of seconds) is required")
+        seconds = _seconds(body, "advance")
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+    return JSONResponse({"identity_clock_offset": sb.identity.advance_clock(seconds)})
+
+
 routes = [
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/seed", seed, methods=["POST"]),
@@ -227,4 +241,5 @@ routes = [
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route("/_sandbox/revoke-app", revoke_app, methods=["POST"]),
     Route("/_sandbox/state", state, methods=["GET"]),
+    Route("/_sandbox/clock", clock, methods=["POST"]),
 ]

@@ -166,6 +166,8 @@ class Gateway:
             )
             return
         extra_headers = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
+        if fate.latency_ms:  # says which answers a latency fault slowed (not a Xero header)
+            extra_headers.append((b"x-sandbox-latency-ms", str(fate.latency_ms).encode()))
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":

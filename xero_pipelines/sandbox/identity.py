@@ -132,6 +132,9 @@ class Identity:
     connections: dict[str, Connection] = field(default_factory=dict)  # by tenant id
     expire_cutoff: float = 0.0
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Seconds the identity service's clock runs ahead of the machine's (`/_sandbox/clock`),
+    # so tests cross token lifetimes and grace periods without sleeping.
+    clock_offset: float = 0.0
 
     def reset(self) -> None:
         with self.lock:
@@ -141,6 +144,16 @@ class Identity:
             self.refresh.clear()
             self.connections.clear()
             self.expire_cutoff = 0.0
+            self.clock_offset = 0.0
+
+    def now(self) -> float:
+        """The identity service's time: the machine's, plus any advance asked for."""
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        with self.lock:
+            self.clock_offset += seconds
+            return self.clock_offset
 
     # ---- authorize --------------------------------------------------------------------------
 
@@ -183,7 +196,7 @@ class Identity:
                 scope=" ".join(scopes),
                 challenge=challenge,
                 method=method,
-                expires=time.time() + self.config.code_ttl,
+                expires=self.now() + self.config.code_ttl,
             )
         query = {"code": code, "scope": " ".join(scopes)}
         if "state" in params:
@@ -202,7 +215,7 @@ class Identity:
         self, code: str, redirect_uri: str | None, verifier: str | None
     ) -> tuple[dict[str, Any] | None, str | None]:
         """authorization_code grant: single use, short-lived, PKCE checked."""
-        now = time.time()
+        now = self.now()
         with self.lock:
             c = self.codes.get(code)
             if c is None or c.used or now > c.expires:
@@ -244,7 +257,7 @@ class Identity:
 
     def refresh_grant(self, token: str) -> tuple[dict[str, Any] | None, str | None]:
         """refresh_token grant: rotates; the old token lives on for the grace period only."""
-        now = time.time()
+        now = self.now()
         with self.lock:
             rt = self.refresh.get(token)
             if rt is None:
@@ -342,7 +355,7 @@ class Identity:
     def expire_all(self) -> None:
         """Every access token issued so far now answers 401 TokenExpired."""
         with self.lock:
-            self.expire_cutoff = time.time()
+            self.expire_cutoff = self.now()
 
     # ---- API access -------------------------------------------------------------------------
 
@@ -351,7 +364,7 @@ class Identity:
         if not authorization or not authorization.lower().startswith("bearer "):
             return None, AuthFailure(401, "Unauthorized", "AuthenticationUnsuccessful")
         token = authorization[7:].strip()
-        now = time.time()
+        now = self.now()
         with self.lock:
             at = self.access.get(token)
             if at is None:
@@ -402,7 +415,7 @@ class Identity:
             return False
 
     def live_refresh_tokens(self) -> int:
-        now = time.time()
+        now = self.now()
         with self.lock:
             return sum(
                 1
