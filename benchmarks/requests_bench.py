@@ -36,8 +36,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.fernet import Fernet
-from import_setup import UNLIMITED, Sandbox, connect_database, database
+from import_setup import UNLIMITED, connect_database, database
 from sandbox_process import sandbox_process
 from sqlalchemy import Engine, insert, select
 
@@ -62,6 +63,27 @@ from xero_pipelines.resources.xero import XeroResource  # noqa: E402
 API = "/api.xro/2.0/"
 EXPORT_PATHS = ("Contacts",)
 SENSORS = ("xero_export_request_sensor", "xero_draft_request_sensor")
+
+
+class Sandbox:
+    """The sandbox's admin API (faults, limits, stats), over loopback."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+
+    def post(self, path: str, body: dict) -> dict:
+        r = self.http.post(f"{self.url}/_sandbox/{path}", json=body, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def clear_faults(self) -> None:
+        self.http.delete(f"{self.url}/_sandbox/faults", timeout=60).raise_for_status()
+
+    def stats(self) -> Counter[str]:
+        r = self.http.get(f"{self.url}/_sandbox/stats", timeout=60)
+        r.raise_for_status()
+        return Counter(r.json()["calls"])
 
 
 # ---- the CRM -------------------------------------------------------------------------
@@ -272,6 +294,70 @@ def percentile(values: list[float], q: int) -> float:
 # ---- one scenario ----------------------------------------------------------------------
 
 
+def prepare(engine: Engine, client, db_url: str, api_url: str, n: int) -> None:
+    """The CRM rows, n accounts already in Xero, and the import's mirrors and links."""
+    with engine.begin() as conn:
+        for model, values in crm_rows(n).items():
+            conn.execute(insert(model), values)
+    create_in_xero(client, n)
+    sync_import(db_url, api_url)
+    with engine.connect() as conn:
+        links = len(conn.execute(select(XeroAccountLink.id)).all())
+    assert links == n, f"{links} links, expected {n}"
+
+
+def daemon_env(db_url: str, api_url: str, args) -> dict[str, str]:
+    return {
+        "CRM_DATABASE_URL": db_url,
+        "XERO_CLIENT_ID": "sandbox",
+        "XERO_CLIENT_SECRET": "sandbox",
+        "XERO_API_URL": api_url,
+        "XERO_IDENTITY_URL": api_url,
+        "XERO_LOGIN_URL": api_url,
+        "XERO_REQUEST_SENSOR_INTERVAL": str(args.interval),
+        "XERO_REQUEST_BATCH_SIZE": str(args.batch),
+        "XERO_IMPORT_CRON": "0 0 1 1 *",  # the schedule stays out of the way
+    }
+
+
+def wait(daemon, done, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        daemon.check_alive()
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{daemon.log_tail()}"
+        time.sleep(1)
+
+
+@dataclass
+class Measured:
+    calls: Counter[str]
+    runs: Counter[str]
+    timings: dict[str, float]
+    wall: float
+
+
+def measure(daemon, sandbox: Sandbox, engine: Engine, args, faults: dict | None) -> Measured:
+    """Insert the requests once the sensors tick; wait until every one is answered."""
+    instance = daemon.instance()
+    wait(daemon, lambda: all(sensor_ticks(instance, s) for s in SENSORS), "first ticks", 300)
+    if faults:
+        sandbox.post("faults", faults)
+    before = sandbox.stats()
+    started = time.monotonic()
+    insert_requests(engine, args.requests)
+    wait(daemon, lambda: (p := finished(engine))[0] == p[1], "the requests", args.timeout)
+    wall = time.monotonic() - started
+    calls = api_calls(before, sandbox.stats())
+    sandbox.clear_faults()
+    records = [
+        r
+        for r in instance.get_run_records()
+        if r.dagster_run.job_name in ("xero_export_job", "xero_draft_job")
+    ]
+    runs = Counter(r.dagster_run.job_name for r in records)
+    return Measured(calls, runs, run_timings(records), wall)
+
+
 def scenario(label: str, args, pg_admin: str | None, faults: dict | None) -> Figures:
     with (
         tempfile.TemporaryDirectory(prefix="requests-bench-") as tmp,
@@ -279,78 +365,32 @@ def scenario(label: str, args, pg_admin: str | None, faults: dict | None) -> Fig
     ):
         folder = Path(tmp)
         sandbox = Sandbox(url)
-        sandbox.limits(**UNLIMITED)
+        sandbox.post("limits", UNLIMITED)
         os.environ["XERO_PIPELINES_HOME"] = str(folder / "home")
         os.environ["XERO_TOKEN_KEY"] = Fernet.generate_key().decode()
         name = f"requests_bench_{label.replace(' ', '_').replace('%', '')}"
         with database(args.backend, folder, name, pg_admin) as db_url:
             connected = connect_database(db_url, url)
             engine = connected.engine
-            rows = crm_rows(args.requests)
-            with engine.begin() as conn:
-                for model, values in rows.items():
-                    conn.execute(insert(model), values)
-            create_in_xero(connected.client, args.requests)
-            sync_import(db_url, url)
-            with engine.connect() as conn:
-                links = len(conn.execute(select(XeroAccountLink.id)).all())
-            assert links == args.requests, f"{links} links, expected {args.requests}"
-
-            env = {
-                "CRM_DATABASE_URL": db_url,
-                "XERO_CLIENT_ID": "sandbox",
-                "XERO_CLIENT_SECRET": "sandbox",
-                "XERO_API_URL": url,
-                "XERO_IDENTITY_URL": url,
-                "XERO_LOGIN_URL": url,
-                "XERO_REQUEST_SENSOR_INTERVAL": str(args.interval),
-                "XERO_REQUEST_BATCH_SIZE": str(args.batch),
-                "XERO_IMPORT_CRON": "0 0 1 1 *",
-            }
-            with dagster_daemon(folder, env) as daemon:
-                instance = daemon.instance()
-                deadline = time.monotonic() + 300
-                while not all(sensor_ticks(instance, s) for s in SENSORS):
-                    daemon.check_alive()
-                    assert time.monotonic() < deadline, daemon.log_tail()
-                    time.sleep(1)
-                if faults:
-                    sandbox.post("faults", faults)
-                before = sandbox.stats()
-                started = time.monotonic()
-                insert_requests(engine, args.requests)
-                deadline = started + args.timeout
-                while (progress := finished(engine))[0] < progress[1]:
-                    daemon.check_alive()
-                    assert time.monotonic() < deadline, f"{progress}\n{daemon.log_tail()}"
-                    time.sleep(1)
-                wall = time.monotonic() - started
-                calls = api_calls(before, sandbox.stats())
-                if faults:
-                    Sandbox(url).http.delete(f"{url}/_sandbox/faults", timeout=30)
-                records = [
-                    r
-                    for r in instance.get_run_records()
-                    if r.dagster_run.job_name in ("xero_export_job", "xero_draft_job")
-                ]
-                runs = Counter(r.dagster_run.job_name for r in records)
-                timings = run_timings(records)
+            prepare(engine, connected.client, db_url, url, args.requests)
+            with dagster_daemon(folder, daemon_env(db_url, url, args)) as daemon:
+                m = measure(daemon, sandbox, engine, args, faults)
             latency, outcomes, errors, retried = read_outcomes(engine)
             duplicates, created = duplicates_in_xero(connected.client, args.requests)
             engine.dispose()
     return Figures(
         label,
         args.interval,
-        calls,
-        runs,
+        m.calls,
+        m.runs,
         retried,
         latency,
         outcomes,
         errors,
         duplicates,
         created,
-        wall,
-        timings,
+        m.wall,
+        m.timings,
     )
 
 
