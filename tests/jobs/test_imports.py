@@ -35,3 +35,17 @@ def test_import_cron_comes_from_the_environment(monkeypatch):
 
 def test_import_job_carries_the_xero_concurrency_tag():
     assert XERO_CONCURRENCY_TAG in xero_import_job.tags
+
+
+def test_every_job_that_calls_xero_carries_the_tag_and_runs_in_one_process():
+    """The pacer that keeps a run within Xero's 5 calls in flight lives in the process: a
+    job whose steps ran in several processes would overrun it."""
+    from xero_pipelines import defs
+
+    repository = defs.get_repository_def()
+    names = {"xero_import_job", "xero_export_job", "xero_draft_job"}
+    assert names <= set(repository.job_names)
+    for name in names:
+        job = repository.get_job(name)
+        assert XERO_CONCURRENCY_TAG in job.tags, name
+        assert job.executor_def is dg.in_process_executor, name

@@ -46,7 +46,7 @@ def process_draft_requests(
     )
 
 
-@dg.job(tags=XERO_RUN_TAGS)
+@dg.job(tags=XERO_RUN_TAGS, executor_def=dg.in_process_executor)
 def xero_draft_job() -> None:
     """Answers the CRM's draft invoice and quote requests named in the run config (one
     Xero call per 50 documents of a kind, plus look-ups only for retries)."""

@@ -46,7 +46,7 @@ def process_export_requests(
     )
 
 
-@dg.job(tags=XERO_RUN_TAGS)
+@dg.job(tags=XERO_RUN_TAGS, executor_def=dg.in_process_executor)
 def xero_export_job() -> None:
     """Answers the CRM's export and update requests named in the run config (at most one
     Xero call per 50 new contacts, one per 50 updates, and look-ups only for retries)."""

@@ -27,6 +27,11 @@ xero_import_job = dg.define_asset_job(
         "records per endpoint plus a few; a run where nothing changed, one call per endpoint."
     ),
     tags=XERO_RUN_TAGS,
+    # One process: the client's pacer (at most 5 calls in flight per organisation, spaced
+    # from Xero's minute budget) lives in the process, and each mirror already fetches its
+    # pages several at a time. Steps in parallel processes would each bring a pacer of
+    # their own and, together, overrun Xero's 5 concurrent calls.
+    executor_def=dg.in_process_executor,
 )
 
 xero_import_schedule = dg.ScheduleDefinition(
