@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
@@ -16,6 +18,7 @@ from tests.xero.connect_helpers import (
     stored_tokens,
 )
 from xero_pipelines.db import create_db_engine
+from xero_pipelines.db.mirrors import XeroContactRow
 from xero_pipelines.db.models import XeroAccountLink, XeroAccountSummary, XeroConnection
 from xero_pipelines.xero.connection import (
     AlreadyConnectedError,
@@ -113,8 +116,23 @@ def test_full_cycle(db_engine, app, cipher, sandbox):
 def test_disconnect_purge_drops_imported_data(db_engine, app, cipher):
     connect_flow(db_engine, app, cipher)
     _link(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(
+            XeroContactRow.__table__.insert(),
+            {"tenant_id": "t", "contact_id": "c", "raw": {}, "synced_at": datetime.now(UTC)},
+        )
     result = disconnect(db_engine, app, cipher, purge=True)
-    assert set(result.purged_tables) == {"xero_account_links", "xero_account_summaries"}
+    assert set(result.purged_tables) == {
+        "xero_account_links",
+        "xero_account_summaries",
+        "xero_contacts",
+        "xero_invoices",
+        "xero_credit_notes",
+        "xero_revenue_accounts",
+        "xero_organisation",
+        "xero_sync_state",
+    }
+    assert _count(db_engine, XeroContactRow) == 0
     assert _count(db_engine, XeroAccountLink) == 0
     assert _count(db_engine, XeroAccountSummary) == 0
     assert _count(db_engine, XeroConnection) == 0

@@ -32,9 +32,18 @@ from xero_pipelines.xero.errors import (
 from xero_pipelines.xero.oauth import TokenSet, XeroTenant
 from xero_pipelines.xero.tokens import TokenStore, current_connection
 
-# Tables filled from Xero that `disconnect --purge` empties (dependants first). Issues
-# that import more Xero data add their tables here.
-IMPORTED_DATA_TABLES: tuple[str, ...] = ("xero_account_summaries", "xero_account_links")
+# Tables filled from Xero that `disconnect --purge` empties (dependants first): what the
+# import computed, its mirrors, and their watermarks (so a new connection reads in full).
+IMPORTED_DATA_TABLES: tuple[str, ...] = (
+    "xero_account_summaries",
+    "xero_account_links",
+    "xero_contacts",
+    "xero_invoices",
+    "xero_credit_notes",
+    "xero_revenue_accounts",
+    "xero_organisation",
+    "xero_sync_state",
+)
 
 
 class WrongOrganisationError(XeroError):
