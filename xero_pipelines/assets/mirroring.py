@@ -17,9 +17,11 @@ shift a record from one page to another), the watermark is not moved either.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ PAGES_IN_FLIGHT = 4
 OVERLAP = timedelta(seconds=5)
 REPORTED_SKIPS = 10
 PREVIEW_ROWS = 10
+TRIM_EVERY = 10  # pages
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +82,16 @@ class MirrorReport:
     archived: int = 0
     rows_read: int = 0
     pages: int = 0
-    item_counts: list[int] = field(default_factory=list)
+    # Xero's pagination.itemCount on the first and the latest page (None: not sent).
+    # Two numbers, not one per page: a long read keeps nothing of the pages it wrote.
+    item_count: int | None = None
+    last_item_count: int | None = None
     skipped: int = 0
     skipped_sample: list[Skipped] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
     rows_total: int = 0
 
-    @property
-    def item_count(self) -> int | None:
-        """Xero's itemCount on page 1 of this read (None for unpaged endpoints)."""
-        return self.item_counts[0] if self.item_counts else None
-
-    @property
-    def item_count_moved(self) -> bool:
-        return len(set(self.item_counts)) > 1
+    item_count_moved: bool = False
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -172,6 +171,24 @@ def _read_concurrently(spec: MirrorSpec, fetch, page_count: int, in_flight: int)
                 future.cancel()
 
 
+def _malloc_trim() -> Callable[[], object]:
+    """glibc's `malloc_trim(0)`, or a no-op where there is none (macOS, musl).
+
+    The pages are decoded on the fetch threads, each with its own glibc arena; what they
+    free stays in those arenas, so without a trim the process grows with the number of
+    pages read (measured: +100 MiB over 300 pages of invoices), and with one it stays
+    flat at a handful of pages."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+release_freed_memory = _malloc_trim()
+
+
 # ---- writing ---------------------------------------------------------------------------
 
 
@@ -205,7 +222,10 @@ def _note(
     report.rows_read += len(page.items)
     report.pages += 1
     if page.item_count is not None:
-        report.item_counts.append(page.item_count)
+        if report.item_count is None:
+            report.item_count = page.item_count
+        report.item_count_moved |= page.item_count != report.item_count
+        report.last_item_count = page.item_count
     if mapped.skipped:
         report.skipped += len(mapped.skipped)
         room = REPORTED_SKIPS - len(report.skipped_sample)
@@ -290,6 +310,8 @@ def mirror(
             if held:
                 _write(engine, spec, report, held, tenant_id=tenant_id, rewrite=full_refresh)
             held = mapped.rows
+            if page.number % TRIM_EVERY == 0:
+                release_freed_memory()
     report.watermark = _next_watermark(previous, seen, report.item_count_moved)
     _write(
         engine,

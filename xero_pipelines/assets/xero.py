@@ -122,11 +122,11 @@ def _run(
 
 def _item_count_check(report: MirrorReport) -> dg.AssetCheckResult:
     """Every record Xero counted for this read was received (stored or reported skipped)."""
-    counts = report.item_counts
     if report.item_count_moved:
         why = (
-            f"Xero's itemCount moved during the read ({counts[0]} -> {counts[-1]}); the "
-            "watermark was kept, so the next run reads those records again"
+            f"Xero's itemCount moved during the read ({report.item_count} -> "
+            f"{report.last_item_count}); the watermark was kept, so the next run reads "
+            "those records again"
         )
     elif report.item_count is None:
         why = "Xero sent no pagination.itemCount; pages were read until an empty one"
