@@ -19,8 +19,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster._core.storage.tags import RUN_KEY_TAG
@@ -62,23 +64,25 @@ def runs_for_key(instance: dg.DagsterInstance, run_key: str) -> list[dg.DagsterR
     return list(instance.get_runs(dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
 
 
-def prepare_home(folder: Path, dagster_yaml_extra: str = "") -> Path:
-    """A DAGSTER_HOME with the repository's instance settings and workspace."""
+def prepare_home(folder: Path, instance_settings: Mapping[str, Any] | None = None) -> Path:
+    """A DAGSTER_HOME with the repository's instance settings (top-level sections of
+    `instance_settings` replace the repository's) and workspace."""
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    settings = (ROOT / "dagster.yaml").read_text() + dagster_yaml_extra
-    (home / "dagster.yaml").write_text(settings)
+    settings = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    settings.update(instance_settings or {})
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
     shutil.copy(ROOT / "workspace.yaml", home / "workspace.yaml")
     return home
 
 
 @contextmanager
 def dagster_daemon(
-    folder: Path, env: Mapping[str, str], dagster_yaml_extra: str = ""
+    folder: Path, env: Mapping[str, str], instance_settings: Mapping[str, Any] | None = None
 ) -> Iterator[DaemonProcess]:
     """Run the daemon until the block ends; then stop it and every process it started
     (they share its new session, so one signal to its process group reaches them)."""
-    home = prepare_home(folder, dagster_yaml_extra)
+    home = prepare_home(folder, instance_settings)
     log = folder / "daemon.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
