@@ -1,4 +1,5 @@
-"""The local instance settings in dagster.yaml load, and keep Xero runs one at a time."""
+"""The local instance settings in dagster.yaml load, and keep Xero runs within Xero's 5
+concurrent calls: two at once at most, one of them an import."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.run_coordinator import QueuedRunCoordinator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,5 +18,10 @@ def test_dagster_yaml_limits_xero_runs(tmp_path, monkeypatch):
     with dg.DagsterInstance.get() as instance:
         queue = instance.get_concurrency_config().run_queue_config
         assert queue.max_concurrent_runs == 4
-        assert {"key": "xero_pipelines/xero", "limit": 1} in queue.tag_concurrency_limits
+        limits = queue.tag_concurrency_limits
+        assert {"key": "xero_pipelines/xero", "limit": 2} in limits
+        assert {"key": "xero_pipelines/xero", "value": "import", "limit": 1} in limits
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, QueuedRunCoordinator)
+        assert coordinator._dequeue_interval_seconds == 1  # no public reader in 1.13
         assert instance.get_settings("telemetry") == {"enabled": False}

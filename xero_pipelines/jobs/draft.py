@@ -12,7 +12,7 @@ import dagster as dg
 from xero_pipelines.db.request_outcomes import DRAFT_REQUESTS
 from xero_pipelines.jobs.common import RequestBatchConfig, process, run_config
 from xero_pipelines.jobs.drafting import draft_requests
-from xero_pipelines.jobs.tags import XERO_RUN_TAGS
+from xero_pipelines.jobs.tags import XERO_REQUEST_TAGS
 from xero_pipelines.resources.xero import XeroResource
 
 DRAFT_OP = "process_draft_requests"
@@ -46,7 +46,7 @@ def process_draft_requests(
     )
 
 
-@dg.job(tags=XERO_RUN_TAGS, executor_def=dg.in_process_executor)
+@dg.job(tags=XERO_REQUEST_TAGS, executor_def=dg.in_process_executor)
 def xero_draft_job() -> None:
     """Answers the CRM's draft invoice and quote requests named in the run config (one
     Xero call per 50 documents of a kind, plus look-ups only for retries)."""

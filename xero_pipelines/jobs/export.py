@@ -12,7 +12,7 @@ import dagster as dg
 from xero_pipelines.db.request_outcomes import EXPORT_REQUESTS
 from xero_pipelines.jobs.common import RequestBatchConfig, process, run_config
 from xero_pipelines.jobs.exporting import export_requests
-from xero_pipelines.jobs.tags import XERO_RUN_TAGS
+from xero_pipelines.jobs.tags import XERO_REQUEST_TAGS
 from xero_pipelines.resources.xero import XeroResource
 
 EXPORT_OP = "process_export_requests"
@@ -46,7 +46,7 @@ def process_export_requests(
     )
 
 
-@dg.job(tags=XERO_RUN_TAGS, executor_def=dg.in_process_executor)
+@dg.job(tags=XERO_REQUEST_TAGS, executor_def=dg.in_process_executor)
 def xero_export_job() -> None:
     """Answers the CRM's export and update requests named in the run config (at most one
     Xero call per 50 new contacts, one per 50 updates, and look-ups only for retries)."""

@@ -12,7 +12,7 @@ import os
 
 import dagster as dg
 
-from xero_pipelines.jobs.tags import XERO_RUN_TAGS
+from xero_pipelines.jobs.tags import XERO_IMPORT_TAGS
 
 IMPORT_GROUPS = ("xero", "crm", "integration")
 DEFAULT_IMPORT_CRON = "0 * * * *"
@@ -26,7 +26,7 @@ xero_import_job = dg.define_asset_job(
         "each linked account's financial summary. Costs one Xero call per page of 1,000 "
         "records per endpoint plus a few; a run where nothing changed, one call per endpoint."
     ),
-    tags=XERO_RUN_TAGS,
+    tags=XERO_IMPORT_TAGS,
     # One process: the client's pacer (at most 5 calls in flight per organisation, spaced
     # from Xero's minute budget) lives in the process, and each mirror already fetches its
     # pages several at a time. Steps in parallel processes would each bring a pacer of

@@ -1,12 +1,15 @@
-"""The run tag every job that calls Xero carries.
+"""The run tag every job that calls Xero carries, and why its values differ.
+
+Xero allows 5 calls in flight per organisation. The instance's run queue (`dagster.yaml`,
+`tag_concurrency_limits` on this key) admits at most two runs with the tag at once, and
+at most one of them an import: the import keeps up to 4 pages in flight, a request run
+makes one call at a time, so together they stay within Xero's 5. One constant, so no
+job can forget it.
 
 Each such job also runs its steps in one process (`in_process_executor`): the pacer that
 keeps a run within Xero's limits is per process.
-
-Xero allows 5 calls in flight per organisation, and one run's client already keeps up to
-5 in flight; the instance's run queue (`dagster.yaml`, `tag_concurrency_limits`) lets one
-run with this tag talk to Xero at a time. One constant, so no job can forget it.
 """
 
 XERO_CONCURRENCY_TAG = "xero_pipelines/xero"
-XERO_RUN_TAGS = {XERO_CONCURRENCY_TAG: "organisation"}
+XERO_IMPORT_TAGS = {XERO_CONCURRENCY_TAG: "import"}
+XERO_REQUEST_TAGS = {XERO_CONCURRENCY_TAG: "requests"}
