@@ -52,7 +52,7 @@ def save_sync_state(
         "last_synced_at": synced_at,
         "rows_total": rows_total,
     }
-    conn.execute(upsert_statement(conn, _STATE, list(values)), [values])
+    conn.execute(upsert_statement(conn.dialect, _STATE, list(values)), [values])
 
 
 def count_rows(conn: Connection, table: Table, tenant_id: str) -> int:
