@@ -6,8 +6,9 @@ version (`updated_date_utc`, or another column) of the page's ids, then one
 Rows whose version is unchanged are counted and not rewritten, so a run that re-reads
 an overlap (or a whole organisation) costs reads, not writes.
 
-Pure SQLAlchemy over the caller's connection and transaction: the caller decides what
-commits together (the last page of a read and its watermark, say).
+SQLAlchemy over the caller's connection and transaction (the caller decides what commits
+together: the last page of a read and its watermark, say); the write itself is
+SQLAlchemy's statement handed to the driver's `executemany` (see `execute_many`).
 """
 
 from __future__ import annotations
