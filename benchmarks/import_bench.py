@@ -105,7 +105,12 @@ def _stats_diff(after: Counter[str], before: Counter[str]) -> tuple[Counter, Cou
 
 
 def run_import(
-    sb: Sandbox, env: dict[str, str], label: str, executor: str, profile: Path | None = None
+    sb: Sandbox,
+    env: dict[str, str],
+    label: str,
+    executor: str,
+    profile: Path | None = None,
+    keep: Path | None = None,
 ) -> Run:
     """`xero_import_job` in a child process; its figures. With `profile`, the child runs
     under `py-spy record` (every thread, collapsed stacks written to that file)."""
@@ -127,6 +132,11 @@ def run_import(
             detail = json.loads(out.read_text())["failures"] if out.exists() else []
             raise RuntimeError(f"{label}: the import failed ({code}): {detail}\n{tail}")
         data = json.loads(out.read_text())
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / f"{label.replace(' ', '_').replace('/', '_per_')}.json").write_text(
+                out.read_text()
+            )
     steps = {
         key: t["STEP_SUCCESS"] - t["STEP_START"]
         for key, t in data["steps"].items()
@@ -299,7 +309,8 @@ def limited(setup: Setup, backend: str, minute: int) -> None:
         # The sandbox's minute window is fixed and opened by the first call: let the one
         # the setup opened run out, so the import starts on a fresh minute.
         time.sleep(61)
-        run = run_import(sb, child_env(setup, db_url), f"{minute}/min", a.executor)
+        keep = Path(a.keep) if a.keep else None
+        run = run_import(sb, child_env(setup, db_url), f"{minute}/min", a.executor, keep=keep)
     sb.limits(**UNLIMITED)
     print_rate(run, minute, minimum)
 
@@ -359,6 +370,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process")
     p.add_argument("--skip-limited", action="store_true")
     p.add_argument("--only-limited", action="store_true", help="run the limits-on part only")
+    p.add_argument("--keep", metavar="DIR", help="keep the limited runs' JSON (call times)")
     p.add_argument("--limited-contacts", type=int, default=20_000)
     p.add_argument("--limited-invoices", type=int, default=200_000)
     p.add_argument("--limited-credit-notes", type=int, default=2_000)
