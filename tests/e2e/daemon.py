@@ -83,6 +83,10 @@ def dagster_daemon(
     """Run the daemon until the block ends; then stop it and every process it started
     (they share its new session, so one signal to its process group reaches them)."""
     home = prepare_home(folder, instance_settings)
+    # Create the instance's SQLite storages here, once: the daemon and its code server
+    # would otherwise both create them at start-up, and that race can leave two
+    # `alembic_version` rows ("more than one head present"), failing the code location.
+    dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))).dispose()
     log = folder / "daemon.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
