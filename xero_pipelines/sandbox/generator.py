@@ -229,6 +229,16 @@ class SeedResult:
     credit_notes: int = 0
 
 
+def _edited(pk: int, wanted_ms: int, now: int) -> int:
+    """When a record was last edited: `wanted_ms`, or, when that is still to come, a moment
+    of the last hour spread by its key. Real edits do not all share one millisecond, and
+    a clamp to `now` would give thousands of records the seed's instant, which every
+    `If-Modified-Since` read at the watermark would fetch again."""
+    if wanted_ms <= now:
+        return wanted_ms
+    return now - (pk * 7919) % 3_600_000
+
+
 def _contacts(rng: random.Random, tenant: Tenant, n: int, now: int) -> Iterator[tuple]:
     used: set[str] = set()
     for i in range(n):
@@ -387,14 +397,14 @@ def _invoices(
         else:
             number = f"SUP-{int(rng.random() * 900000) + 100000}"
         reference = f"PO-{int(rng.random() * 90000) + 10000}" if rng.random() < 0.6 else None
-        updated = min(now, date_ms + int(rng.random() * 30) * DAY + int(rng.random() * DAY))
         pk, credited = first_pk + n, 0
+        updated = _edited(pk, date_ms + int(rng.random() * 30) * DAY + int(rng.random() * DAY), now)
         if status == "AUTHORISED":
             credited, credited_on = credits.against(
                 pk, sale, contact, cur, rate, total - paid, date_ms, today
             )
             if credited:
-                updated = max(updated, min(now, credited_on + DAY // 2))
+                updated = max(updated, _edited(pk, credited_on + DAY // 2, now))
                 if paid + credited == total:
                     status, paid_on = "PAID", credited_on
         yield (
@@ -516,7 +526,7 @@ class _Credits:
                 pk, tenant.pk, _uuid(rng), "ACCRECCREDIT" if sale else "ACCPAYCREDIT", contact,
                 status, number, None, date_ms, None, cur, rate, "Inclusive", total - tax, tax,
                 total, allocated, date_ms if status == "PAID" else None,
-                min(self.now, date_ms + DAY), 0, "[" + lines + "]", None,
+                _edited(pk, date_ms + DAY, self.now), 0, "[" + lines + "]", None,
             )
         )  # fmt: skip
         return pk
