@@ -108,7 +108,6 @@ def run_import(
     sb: Sandbox,
     env: dict[str, str],
     label: str,
-    executor: str,
     profile: Path | None = None,
     keep: Path | None = None,
 ) -> Run:
@@ -119,9 +118,20 @@ def run_import(
         before, sandbox_cpu = sb.stats(), sb.cpu_seconds()
         started = time.perf_counter()
         with log.open("w") as fh:
-            cmd = [sys.executable, str(HERE / "import_run.py"), str(out), "--executor", executor]
+            cmd = [sys.executable, str(HERE / "import_run.py"), str(out)]
             if profile is not None:
-                spy = ["py-spy", "record", "-r", "50", "-f", "raw", "-o", str(profile), "--"]
+                spy = [
+                    "py-spy",
+                    "record",
+                    "--idle",
+                    "-r",
+                    "50",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(profile),
+                    "--",
+                ]
                 cmd = [str(Path(sys.executable).parent / spy[0]), *spy[1:], *cmd]
             code = subprocess.run(cmd, env=env, stdout=fh, stderr=fh, check=False).returncode
         wall = time.perf_counter() - started
@@ -261,13 +271,13 @@ def full_scale(setup: Setup, backend: str, invoices: int, *, full_only: bool) ->
         minimum = minimum_calls(item_counts(conn.client))
         env = child_env(setup, db_url)
         profile = Path(a.profile) / f"{name}_full.txt" if a.profile else None
-        full = run_import(sb, env, "full", a.executor, profile)
+        full = run_import(sb, env, "full", profile)
         full.minimum = minimum  # Xero's own counts, read before the run
         runs = [full]
         if not full_only:
-            runs.append(run_import(sb, env, "no change", a.executor))
+            runs.append(run_import(sb, env, "no change"))
             changed = change_one_percent(sb, conn.client, conn.engine, contacts, invoices)
-            runs.append(run_import(sb, env, "1% change", a.executor))
+            runs.append(run_import(sb, env, "1% change"))
         conn.engine.dispose()
     print_runs(runs)
     print_steps(full)
@@ -310,7 +320,7 @@ def limited(setup: Setup, backend: str, minute: int) -> None:
         # the setup opened run out, so the import starts on a fresh minute.
         time.sleep(61)
         keep = Path(a.keep) if a.keep else None
-        run = run_import(sb, child_env(setup, db_url), f"{minute}/min", a.executor, keep=keep)
+        run = run_import(sb, child_env(setup, db_url), f"{minute}/min", keep=keep)
     sb.limits(**UNLIMITED)
     print_rate(run, minute, minimum)
 
@@ -319,13 +329,6 @@ def print_rate(run: Run, minute: int, minimum: int) -> None:
     answers = [t for t, _, status in run.calls]
     refused = sum(1 for _, _, status in run.calls if status == 429)
     waits = sum(run.assets[a].get("xero_rate_limit_waits", 0) for a in run.assets)
-    if not answers:  # multiprocess: the steps' client logs stay in their processes
-        print(
-            f"  {run.api_calls:,} API calls (minimum {minimum:,}) in {run.wall:.1f} s; 429s "
-            f"waited out: {waits}; peak RSS {run.rss_mib:.0f} MiB (no per-call times)"
-        )
-        print_steps(run)
-        return
     first, last = min(answers), max(answers)
     windows = Counter(int((t - first) // 60) for t in answers)
     full = [windows[i] for i in range(max(windows))]  # every window but the last
@@ -367,7 +370,6 @@ def _parser() -> argparse.ArgumentParser:
         help="admin URL of a PostgreSQL server to create the benchmark's databases on "
         "(default: a throwaway PostgreSQL 15)",
     )
-    p.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process")
     p.add_argument("--skip-limited", action="store_true")
     p.add_argument("--only-limited", action="store_true", help="run the limits-on part only")
     p.add_argument("--keep", metavar="DIR", help="keep the limited runs' JSON (call times)")
@@ -386,7 +388,7 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> None:
     args = _parser().parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    print(f"load average at start: {os.getloadavg()}; executor {args.executor}")
+    print(f"load average at start: {os.getloadavg()}")
     started = time.perf_counter()
     with sandbox_process() as (url, pid), tempfile.TemporaryDirectory() as home:
         os.environ["XERO_PIPELINES_HOME"] = home  # the token key, shared with the children

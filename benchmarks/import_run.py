@@ -1,12 +1,13 @@
 """One run of `xero_import_job` in this process, as the import benchmark's child.
 
-    python benchmarks/import_run.py OUT.json [--executor in_process|multiprocess]
+    python benchmarks/import_run.py OUT.json
 
 The environment says where Xero and the CRM database are (`XERO_API_URL`,
 `CRM_DATABASE_URL`, ... as in production). Writes to OUT.json: success, the run's wall
 time, each step's start and end, the materializations' metadata (counts, calls), the
 checks, every Xero response's time and status (from the client's own log lines), and the
-peak RSS of this process (and of its step processes, with `multiprocess`).
+peak RSS and CPU time of this process (the job runs its steps in this process, as its
+`in_process_executor` says).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 import logging
 import resource
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -44,7 +44,7 @@ class CallLog(logging.Handler):
 
 
 def import_job() -> dg.JobDefinition:
-    """The job as the code location defines it (module-level, so it is reconstructable)."""
+    """The job as the code location defines it."""
     return defs.resolve_job_def(JOB)
 
 
@@ -89,29 +89,21 @@ def _events(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
-    parser.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process")
     args = parser.parse_args()
     calls = CallLog()
     client_log = logging.getLogger("xero_pipelines.xero.client")
     client_log.setLevel(logging.INFO)
     client_log.addHandler(calls)
     started = time.perf_counter()
-    if args.executor == "in_process":
-        instance = dg.DagsterInstance.ephemeral()
-        result = import_job().execute_in_process(instance=instance, raise_on_error=False)
-        success, run_id = result.success, result.run_id
-    else:
-        tmp = tempfile.mkdtemp(prefix="import-bench-dagster-")
-        instance = dg.DagsterInstance.local_temp(tmp)
-        with dg.execute_job(dg.reconstructable(import_job), instance=instance) as result:
-            success, run_id = result.success, result.run_id
+    instance = dg.DagsterInstance.ephemeral()
+    result = import_job().execute_in_process(instance=instance, raise_on_error=False)
+    success, run_id = result.success, result.run_id
     seconds = time.perf_counter() - started
     own, children = (
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
     out = {
         "success": success,
-        "executor": args.executor,
         "seconds": seconds,
         "peak_rss_kib": own.ru_maxrss,
         "peak_rss_children_kib": children.ru_maxrss,
