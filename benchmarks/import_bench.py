@@ -15,9 +15,9 @@ by `import_run.py` in a child process, so its peak RSS is the run's own):
    and the link and summary steps' times (from the run's STEP_START/STEP_SUCCESS events).
    The full import is also run at `--rss-invoices` to show that peak RSS does not grow
    with the number of invoices. SQLite, and a throwaway PostgreSQL 15 when available.
-2. limits on: the sandbox enforcing a minute limit (`--limited-minute`, e.g. 600 and
+2. limits on: the sandbox enforcing a minute limit (`--limited-minute`: 600, 120 and
    Xero's own 60), a full import of a smaller organisation: calls per fixed minute window
-   against the limit, and the 429s.
+   against the limit, the rate from the first call to the last, and the 429s.
 
 Setup calls (reading contacts to build the CRM accounts, the 1% change) are left out of
 every figure. Nothing leaves loopback.
@@ -386,7 +386,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    args = _parser().parse_args()
+    parser = _parser()
+    args = parser.parse_args()
+    if args.profile and not (Path(sys.executable).parent / "py-spy").exists():
+        parser.error("--profile needs py-spy in this environment: .venv/bin/pip install py-spy")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     print(f"load average at start: {os.getloadavg()}")
     started = time.perf_counter()
