@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from xero_pipelines.assets.links import LINKS, connected_tenant
+from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.mirrors import XeroCreditNoteRow, XeroInvoiceRow, XeroOrganisationRow
 from xero_pipelines.db.models import XeroAccountSummary
 from xero_pipelines.db.types import utcnow
@@ -290,7 +291,10 @@ def xero_account_summaries(config: SummaryConfig, crm: CrmDatabase) -> dg.Materi
     Reads the mirrors and the link table: no Xero call.
     """
     now = _now(config)
-    with crm.engine().begin() as conn:
+    # The write lock up front: on SQLite a transaction that reads and then writes fails
+    # at once ("database is locked") if another connection committed in between, e.g. a
+    # request job or the token store recording Xero's limit headers.
+    with locked_transaction(crm.engine()) as conn:
         _roomy_sorts(conn)
         tenant = connected_tenant(conn)
         organisation = read_organisation(conn, tenant)
