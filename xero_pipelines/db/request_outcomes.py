@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, case, select, update
+from sqlalchemy import Column, Connection, Engine, Table, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from xero_pipelines.db.engine import locked_transaction
@@ -160,34 +160,24 @@ def mark_waiting(
         return waiting
 
 
+def _link_pairs(conn: Connection, key: Column, value: Column, ids: Collection) -> dict:
+    """key → value over the link table for the given keys, read 500 keys at a time."""
+    wanted = sorted(set(ids))
+    out: dict = {}
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(select(key, value).where(key.in_(wanted[start : start + 500])))
+        out.update(dict(rows.all()))
+    return out
+
+
 def linked_contacts(conn: Connection, account_ids: Collection[int]) -> dict[int, str]:
     """crm_account_id → xero_contact_id for the accounts that are linked."""
-    ids = sorted(set(account_ids))
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = conn.execute(
-            select(_LINKS.c.crm_account_id, _LINKS.c.xero_contact_id).where(
-                _LINKS.c.crm_account_id.in_(chunk)
-            )
-        )
-        out.update({row.crm_account_id: row.xero_contact_id for row in rows})
-    return out
+    return _link_pairs(conn, _LINKS.c.crm_account_id, _LINKS.c.xero_contact_id, account_ids)
 
 
 def linked_elsewhere(conn: Connection, contact_ids: Collection[str]) -> dict[str, int]:
     """xero_contact_id → crm_account_id for the contacts some account already holds."""
-    ids = sorted(set(contact_ids))
-    out: dict[str, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = conn.execute(
-            select(_LINKS.c.crm_account_id, _LINKS.c.xero_contact_id).where(
-                _LINKS.c.xero_contact_id.in_(chunk)
-            )
-        )
-        out.update({row.xero_contact_id: row.crm_account_id for row in rows})
-    return out
+    return _link_pairs(conn, _LINKS.c.xero_contact_id, _LINKS.c.crm_account_id, contact_ids)
 
 
 @contextmanager
