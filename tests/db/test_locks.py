@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.exc import OperationalError
 
-from xero_pipelines.db.engine import locked_transaction
+from xero_pipelines.db.engine import create_db_engine, locked_transaction
 from xero_pipelines.db.locks import lock_link_table
 from xero_pipelines.db.models import XeroAccountLink
 
@@ -50,3 +50,17 @@ def test_a_second_writer_waits_for_the_holder(db_url, db_engine):
         other.dispose()
     with db_engine.connect() as conn:
         assert sorted(conn.execute(select(LINKS.c.crm_account_id)).scalars()) == [1, 2]
+
+
+def test_refetchable_writes_relax_durability_only_for_their_own_transaction(tmp_path):
+    """Mirror pages commit without waiting for the disk on SQLite (a SQLite setting); the
+    pooled connection goes back to full durability, so tokens and requests never inherit
+    it."""
+    db_engine = create_db_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    XeroAccountLink.metadata.create_all(db_engine)
+    with locked_transaction(db_engine, refetchable=True) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        conn.execute(insert(LINKS), [_row(1, "a")])
+    with db_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.execute(select(LINKS.c.crm_account_id)).scalars().all() == [1]

@@ -256,7 +256,7 @@ def _write(
     that reads the stored versions and then writes fails at once ("database is locked")
     when another connection committed in between, e.g. the token store recording Xero's
     limit headers from a fetch thread."""
-    with locked_transaction(engine) as conn:
+    with locked_transaction(engine, refetchable=True) as conn:
         result = upsert_rows(
             conn, spec.kind.table, rows, compare=spec.compare, rewrite_unchanged=rewrite
         )

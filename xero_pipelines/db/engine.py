@@ -207,14 +207,26 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
 
 
 @contextmanager
-def locked_transaction(engine: Engine) -> Iterator[Connection]:
+def locked_transaction(engine: Engine, *, refetchable: bool = False) -> Iterator[Connection]:
     """A transaction that holds the database's write lock from its first statement.
 
     On SQLite that is `BEGIN IMMEDIATE` (one writer at a time across processes); on
     PostgreSQL the caller adds `.with_for_update()` to the rows it must serialise on.
+
+    `refetchable` is for rows Xero can give again (mirror pages and their watermark): on
+    SQLite the commit then does not wait for the disk (`synchronous=NORMAL`, consistent in
+    WAL mode; a power cut may drop the last pages together with their watermark, and the
+    next run reads them again). Tokens and requests never use it.
     """
     with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
             conn = conn.execution_options(sqlite_begin_immediate=True)
-        with conn.begin():
-            yield conn
+            if refetchable:  # on the driver: SQLAlchemy would open a transaction first
+                conn.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if sqlite and refetchable:
+                conn.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")

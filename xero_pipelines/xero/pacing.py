@@ -133,8 +133,8 @@ class Pacer:
             # whole window were still ahead.
             remaining = self._header_min - self._since_header
             opened = self._window_opened
-            window_ends = (opened if start - opened < w else self._header_at) + w
-            time_left = window_ends - start if start - opened < w else w
+            known = start - opened < w
+            window_ends = (opened if known else self._header_at) + w
         else:
             # No recent header: never more than `cap` starts in any window of our own.
             if len(starts) >= cap:
@@ -142,11 +142,16 @@ class Pacer:
             in_window = [s for s in starts if s > start - w]
             remaining = cap - len(in_window)
             window_ends = (in_window[0] if in_window else start) + w
-            time_left = window_ends - start
+            known = True
         if remaining <= 0:
             # The minute is spent (other processes count too): wait for the window to turn.
             return max(start, window_ends, self._last_start)
         if remaining <= cap * self.burst:
+            # Spread the calls left evenly from the last reserved start to the window's end
+            # (threads reserve ahead of `now`, so measuring from `now` would stretch the
+            # gaps). A window whose opening we did not see may have a whole `w` to run.
+            since = max(start, self._last_start)
+            time_left = window_ends - since if known else w
             start = max(start, self._last_start + max(0.0, time_left) / remaining)
         return start
 
@@ -155,12 +160,16 @@ class Pacer:
         with self._lock:
             now = self._clock()
             if min_remaining is not None:
-                expected = None if self._header_min is None else self._header_min - 1
-                if min_remaining >= self.minute_limit - 1 or (
-                    expected is not None and min_remaining > expected
-                ):
-                    # A fresh window (this call was its first) or Xero's count went back
-                    # up: the window opened at the latest now.
+                # Xero does not send its limit, only what is left: a header above what we
+                # assumed means a bigger allowance (another tier, or a test server's).
+                self.minute_limit = max(self.minute_limit, min_remaining + 1)
+                if self._header_min is None:
+                    fresh = min_remaining >= self.minute_limit - 1
+                else:
+                    fresh = min_remaining > self._header_min - 1
+                if fresh:
+                    # This call was the window's first, or Xero's count went back up: the
+                    # window opened at the latest now.
                     self._window_opened = now
                 self._header_min = min_remaining
                 # Calls still in flight may not be counted in this header yet.
