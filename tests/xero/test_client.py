@@ -16,6 +16,7 @@ import requests
 
 from tests.xero.fake_clock import FakeClock
 from tests.xero.loopback import forwarding_proxy, static_server
+from xero_pipelines.xero.call_slots import FileCallSlots
 from xero_pipelines.xero.client import XeroClient, idempotency_key
 from xero_pipelines.xero.errors import (
     RECONNECT_HINT,
@@ -301,6 +302,42 @@ def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
     assert client.rate_limit_waits == 0  # no 429 concurrent at all
     assert calls(sandbox) == 30
     assert session.peak == 5  # the cap was reached, and held
+
+
+def test_two_processes_share_five_in_flight_through_the_call_slots(
+    sandbox, make_client, tmp_path
+):
+    """Each run process has its own pacer (5 in flight each); the call slots beside the
+    database hold the organisation's calls to 5 across them (two clients here)."""
+    sandbox.seed(contacts=300, seed=9)
+    sandbox.limits(concurrent=5, minute=1000)
+    sandbox.faults(latency_ms=100)
+    session = CountingSession()
+    clients = [
+        make_client(
+            pacer=Pacer(minute_limit=1000),
+            session=session,
+            call_slots=FileCallSlots(tmp_path / "slots", "tenant"),
+        )
+        for _ in range(2)
+    ]
+    errors: list[BaseException] = []
+
+    def read(client: XeroClient) -> None:
+        try:
+            pages = client.iter_pages("Contacts", "Contacts", ALL, page_size=100)
+            assert sum(len(p) for p in pages) == 300
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(clients[n % 2],)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [c.rate_limit_waits for c in clients] == [0, 0]  # Xero never refused one
+    assert session.peak == 5
 
 
 class RecordingPacer(Pacer):

@@ -84,13 +84,19 @@ class XeroResource(ConfigurableResource):
     def get_client(self) -> XeroClient:
         """The run's client (one, even when threads ask at once). Fails fast with the
         reconnect message when the grant is lost."""
+        from xero_pipelines.xero.call_slots import call_slots_for
         from xero_pipelines.xero.client import XeroClient
 
         with _LAZY_LOCK:
             if self._client is None:
                 store = self.token_store()
                 store.check()
-                self._client = XeroClient(self.app_config().api_url, store, timeout=self.timeout)
+                self._client = XeroClient(
+                    self.app_config().api_url,
+                    store,
+                    timeout=self.timeout,
+                    call_slots=call_slots_for(self.engine(), store.tenant_id),
+                )
             return self._client
 
     @property

@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from .call_slots import CallSlots, LocalCallSlots
 from .errors import (
     XeroApiError,
     XeroConnectionLostError,
@@ -183,6 +184,7 @@ class XeroClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_rate_limit_wait: float = 120.0,
+        call_slots: CallSlots | None = None,
     ):
         self.api_url = api_url.rstrip("/")
         self.tokens = tokens
@@ -194,6 +196,8 @@ class XeroClient:
         self.backoff_max = backoff_max
         self.max_rate_limit_wait = max_rate_limit_wait
         self._pacer = pacer
+        # The organisation's calls in flight across processes (the pacer counts this one's).
+        self.call_slots = call_slots or LocalCallSlots()
         self._lock = threading.Lock()
         self.calls = 0
         self.calls_by_endpoint: Counter[str] = Counter()
@@ -510,7 +514,7 @@ class XeroClient:
         """One call in a pacer slot with a current token; raises `_NoAnswer` when Xero
         could not be reached."""
         self._check_day_budget(method, endpoint)
-        with self.pacer.slot():
+        with self.pacer.slot(), self.call_slots.hold():
             # After the wait for the slot, so the token is good for the store's leeway now.
             attempts.token = token = self._access_token()
             all_headers = {
