@@ -95,6 +95,11 @@ def render_instance(values: dict[str, Any]) -> dict[str, Any]:
         rendered["run_monitoring"] = {
             "enabled": True,
             "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+            **(
+                {"cancel_timeout_seconds": monitoring["cancelTimeoutSeconds"]}
+                if monitoring.get("cancelTimeoutSeconds") is not None
+                else {}
+            ),
             "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
             "poll_interval_seconds": monitoring["pollIntervalSeconds"],
             "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],

@@ -217,8 +217,9 @@ def test_repository_instance_yaml_is_valid(path, tmp_path):
 
 def _run_queue(config: dict[str, Any], home: Path, monkeypatch) -> tuple[int, list, int]:
     """What Dagster itself makes of an instance's run queue: (max runs, tag limits, dequeue s).
-    Storage and launcher sections are left out, so it loads on SQLite here."""
-    kept = {k: v for k, v in config.items() if k not in CLASS_SECTIONS or k == "run_coordinator"}
+    Only the queue's sections are kept, so the instance loads on SQLite here."""
+    queue_sections = ("run_coordinator", "run_queue", "concurrency")
+    kept = {key: value for key, value in config.items() if key in queue_sections}
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(kept))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
