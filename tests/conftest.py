@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.sandbox", "tests.fixtures.redis"]
 
 
 @pytest.fixture(autouse=True)
