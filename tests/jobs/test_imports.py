@@ -38,8 +38,9 @@ def test_import_job_carries_the_xero_concurrency_tag():
 
 
 def test_every_job_that_calls_xero_carries_the_tag_and_runs_in_one_process():
-    """The pacer that keeps a run within Xero's 5 calls in flight lives in the process: a
-    job whose steps ran in several processes would overrun it."""
+    """By default every step runs in the run's process (the demo and the tests rely on
+    it); only `XERO_PIPELINES_EXECUTOR=celery` moves the import's steps to Celery workers
+    (tests/jobs/test_import_executor.py, tests/e2e/test_celery_import.py)."""
     from xero_pipelines import defs
 
     repository = defs.get_repository_def()

@@ -2,8 +2,9 @@
 
 The job materialises every asset of the import (the Xero mirrors, the CRM accounts, the
 link table and the per-account summaries); Dagster runs downstream assets after their
-upstream ones in the same run. The schedule's cron comes from `XERO_IMPORT_CRON`
-(default hourly) and is on by default.
+upstream ones in the same run; where its steps execute (this process, or Celery workers)
+is `XERO_PIPELINES_EXECUTOR`'s choice (`jobs/executors.py`). The schedule's cron comes
+from `XERO_IMPORT_CRON` (default hourly) and is on by default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 
 import dagster as dg
 
+from xero_pipelines.jobs.executors import import_executor
 from xero_pipelines.jobs.tags import XERO_IMPORT_TAGS
 
 IMPORT_GROUPS = ("xero", "crm", "integration")
@@ -27,11 +29,12 @@ xero_import_job = dg.define_asset_job(
         "records per endpoint plus a few; a run where nothing changed, one call per endpoint."
     ),
     tags=XERO_IMPORT_TAGS,
-    # One process: the client's pacer (at most 5 calls in flight per organisation, spaced
-    # from Xero's minute budget) lives in the process, and each mirror already fetches its
-    # pages several at a time. Steps in parallel processes would each bring a pacer of
-    # their own and, together, overrun Xero's 5 concurrent calls.
-    executor_def=dg.in_process_executor,
+    # In the run's process by default; with XERO_PIPELINES_EXECUTOR=celery each step is a
+    # Celery task, so the five mirrors run at once on several workers (docs/celery.md).
+    # Xero's 5 calls in flight per organisation still hold there: each worker's pacer
+    # spaces its own calls, and every call holds one of the organisation's call slots in
+    # the CRM database, which all workers share (xero/call_slots.py).
+    executor_def=import_executor(),
 )
 
 xero_import_schedule = dg.ScheduleDefinition(
