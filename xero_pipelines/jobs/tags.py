@@ -1,13 +1,11 @@
 """The run tag every job that calls Xero carries, and why its values differ.
 
-Xero allows 5 calls in flight per organisation. The instance's run queue (`dagster.yaml`,
-`tag_concurrency_limits` on this key) admits at most two runs with the tag at once, and
-at most one of them an import: the import keeps up to 4 pages in flight, a request run
-makes one call at a time, so together they stay within Xero's 5. One constant, so no
-job can forget it.
-
-Each such job also runs its steps in one process (`in_process_executor`): the pacer that
-keeps a run within Xero's limits is per process.
+The instance's run queue (`dagster.yaml`, `tag_concurrency_limits` on this key) admits
+one import at a time; request runs queue only behind the instance's run limit. Xero's 5
+calls in flight per organisation are not a run-level matter: every call holds one of 5
+call slots that all processes sharing the CRM database see (`xero/call_slots.py`), so
+any number of runs, or Celery workers, stay within them. One constant, so no job can
+forget the tag.
 """
 
 XERO_CONCURRENCY_TAG = "xero_pipelines/xero"
