@@ -23,4 +23,7 @@ def test_dagster_yaml_limits_xero_runs(tmp_path, monkeypatch):
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, QueuedRunCoordinator)
         assert coordinator._dequeue_interval_seconds == 1  # no public reader in 1.13
+        # runs are launched side by side: each launch waits for its process to load
+        assert coordinator._dequeue_use_threads is True
+        assert instance.get_settings("sensors")["use_threads"] is True
         assert instance.get_settings("telemetry") == {"enabled": False}
