@@ -25,6 +25,7 @@ Scenarios: clean, then 10% of the sandbox's API calls answering 503 (`--skip-fau
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import sys
@@ -434,6 +435,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per scenario")
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args()
+    # Every run is a new process that imports the code location: an installed package has
+    # its bytecode compiled (pip does it), a checkout under PYTHONDONTWRITEBYTECODE not.
+    compileall.compile_dir(HERE.parent / "xero_pipelines", quiet=1)
 
     if args.backend == "postgresql":
         from tests.fixtures.postgres import postgres_server
