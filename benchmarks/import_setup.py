@@ -95,14 +95,20 @@ def database(backend: str, home: Path, name: str, pg_admin: str | None) -> Itera
         yield url
         return
     assert pg_admin is not None
+    with database_on_server(pg_admin, name) as url:
+        _migrate(url)
+        yield url
+
+
+@contextmanager
+def database_on_server(pg_admin: str, name: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of `pg_admin` (dropped afterwards)."""
     admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
     try:
-        _migrate(url)
-        yield url
+        yield pg_admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
         from xero_pipelines.db.engine import cached_engine
 

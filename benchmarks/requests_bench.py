@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +40,7 @@ from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
-from import_setup import UNLIMITED, connect_database, database
+from import_setup import UNLIMITED, connect_database, database, database_on_server
 from sandbox_process import sandbox_process
 from sqlalchemy import Engine, insert, select
 
@@ -363,6 +363,17 @@ def measure(daemon, sandbox: Sandbox, engine: Engine, args, faults: dict | None)
     return Measured(calls, runs, run_timings(records), wall)
 
 
+@contextmanager
+def dagster_storage(backend: str, folder: Path, name: str, pg_admin: str | None):
+    """Dagster's own storage as production has it (deploy/dagster.yaml): PostgreSQL, in a
+    database of its own, when the CRM is on PostgreSQL; else the embedded SQLite."""
+    if backend != "postgresql":
+        yield None
+        return
+    with database_on_server(pg_admin, name) as url:
+        yield {"storage": {"postgres": {"postgres_url": url}}}
+
+
 def scenario(label: str, args, pg_admin: str | None, faults: dict | None) -> Figures:
     with (
         tempfile.TemporaryDirectory(prefix="requests-bench-") as tmp,
@@ -374,11 +385,15 @@ def scenario(label: str, args, pg_admin: str | None, faults: dict | None) -> Fig
         os.environ["XERO_PIPELINES_HOME"] = str(folder / "home")
         os.environ["XERO_TOKEN_KEY"] = Fernet.generate_key().decode()
         name = f"requests_bench_{label.replace(' ', '_').replace('%', '')}"
-        with database(args.backend, folder, name, pg_admin) as db_url:
+        with (
+            database(args.backend, folder, name, pg_admin) as db_url,
+            dagster_storage(args.backend, folder, f"{name}_dagster", pg_admin) as storage,
+        ):
             connected = connect_database(db_url, url)
             engine = connected.engine
             prepare(engine, connected.client, db_url, url, args.requests)
-            with dagster_daemon(folder, daemon_env(db_url, url, args)) as daemon:
+            env = daemon_env(db_url, url, args)
+            with dagster_daemon(folder, env, storage) as daemon:
                 m = measure(daemon, sandbox, engine, args, faults)
             latency, outcomes, errors, retried = read_outcomes(engine)
             duplicates, created = duplicates_in_xero(connected.client, args.requests)
