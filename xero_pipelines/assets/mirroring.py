@@ -24,13 +24,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import Engine
 
+from xero_pipelines.assets.progress import NO_PROGRESS, MirrorProgress
 from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.sync_state import count_rows, read_sync_state, save_sync_state
 from xero_pipelines.db.upsert import UpsertCounts, upsert_rows
@@ -67,6 +68,7 @@ class Page:
     number: int
     items: list[Any]
     item_count: int | None  # Xero's pagination.itemCount, when it sends one
+    page_count: int | None = None  # pagination.pageCount (1 for an unpaged endpoint)
 
 
 @dataclass
@@ -109,8 +111,14 @@ def _page(spec: MirrorSpec, number: int, body: Mapping[str, Any]) -> Page:
     if not isinstance(items, list):
         raise ValueError(f"Xero's {spec.path} answer has no {spec.kind.collection} list")
     pagination = body.get("pagination")
-    count = pagination.get("itemCount") if isinstance(pagination, Mapping) else None
-    return Page(number, items, count if isinstance(count, int) else None)
+    counts = pagination if isinstance(pagination, Mapping) else {}
+    items_total, pages_total = counts.get("itemCount"), counts.get("pageCount")
+    return Page(
+        number,
+        items,
+        items_total if isinstance(items_total, int) else None,
+        pages_total if isinstance(pages_total, int) else None,
+    )
 
 
 def read_pages(
@@ -127,7 +135,7 @@ def read_pages(
         return client.get(spec.path, _query(spec, number), if_modified_since=since)
 
     if not spec.paged:
-        yield _page(spec, 1, fetch(None))
+        yield replace(_page(spec, 1, fetch(None)), page_count=1)
         return
     first = fetch(1)
     yield _page(spec, 1, first)
@@ -288,11 +296,29 @@ def mirror(
     full_refresh: bool = False,
     in_flight: int = PAGES_IN_FLIGHT,
     logger: Any = log,
+    progress: MirrorProgress = NO_PROGRESS,
 ) -> MirrorReport:
     """Read `spec`'s records from Xero (incrementally unless `full_refresh`) and upsert
     them into its mirror table, page by page; returns what was read and written.
 
-    Skipped records are logged as warnings on `logger` (the asset's `context.log`)."""
+    Skipped records are logged as warnings on `logger` (the asset's `context.log`);
+    `progress` hears of page 1's counts and of every page (`assets/progress.py`)."""
+    try:
+        return _mirror(client, engine, spec, tenant_id, full_refresh, in_flight, logger, progress)
+    finally:
+        progress.finished(spec.asset)
+
+
+def _mirror(
+    client: XeroClient,
+    engine: Engine,
+    spec: MirrorSpec,
+    tenant_id: str,
+    full_refresh: bool,
+    in_flight: int,
+    logger: Any,
+    progress: MirrorProgress,
+) -> MirrorReport:
     synced_at = datetime.now(UTC)
     with engine.connect() as conn:
         state = read_sync_state(conn, tenant_id, spec.asset)
@@ -304,6 +330,9 @@ def mirror(
     # closing: a failed write stops the page fetches at once
     with closing(read_pages(client, spec, since, in_flight=in_flight)) as pages:
         for page in pages:
+            if page.number == 1:
+                progress.started(spec.asset, page.page_count, page.item_count)
+            progress.page(spec.asset, page.number, len(page.items))
             mapped = map_page(spec.kind, page.items, tenant_id=tenant_id, synced_at=synced_at)
             _note(report, spec, mapped, page, logger)
             seen = _latest(seen, mapped.rows)

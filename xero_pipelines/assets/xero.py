@@ -20,6 +20,7 @@ from xero_pipelines.assets.mirroring import (
     mirror,
     report_metadata,
 )
+from xero_pipelines.assets.progress import mirror_progress
 from xero_pipelines.db.mirrors import XeroOrganisationRow
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
@@ -115,6 +116,7 @@ def _run(
         full_refresh=config.full_refresh,
         in_flight=config.pages_in_flight,
         logger=context.log,
+        progress=mirror_progress(),  # the `import` command's bars when it runs in-process
     )
     metadata = {**report_metadata(report, spec), **call_delta(before, client.metadata())}
     return report, metadata

@@ -15,7 +15,9 @@ from xero_pipelines.cli.crm import crm
 from xero_pipelines.cli.db import db
 from xero_pipelines.cli.demo import demo
 from xero_pipelines.cli.errors import CliError, describe
+from xero_pipelines.cli.imports import import_command
 from xero_pipelines.cli.preflight import preflight
+from xero_pipelines.cli.requests import requests
 from xero_pipelines.cli.sandbox import sandbox
 from xero_pipelines.cli.serve import serve
 from xero_pipelines.cli.settings import settings
@@ -57,3 +59,5 @@ main.add_command(settings)
 main.add_command(sandbox)
 main.add_command(preflight)
 main.add_command(serve)
+main.add_command(requests)
+main.add_command(import_command)
