@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import dagster as dg
 
 from xero_pipelines import assets
+from xero_pipelines.assets.health import xero_connection, xero_health_sensor
 from xero_pipelines.jobs.draft import xero_draft_job
 from xero_pipelines.jobs.export import xero_export_job
-from xero_pipelines.jobs.imports import xero_import_job, xero_import_schedule
+from xero_pipelines.jobs.imports import (
+    summaries_freshness_check,
+    xero_import_job,
+    xero_import_schedule,
+    xero_summaries_freshness_sensor,
+)
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
 from xero_pipelines.sensors.requests import xero_draft_request_sensor, xero_export_request_sensor
@@ -45,13 +52,25 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     }
 
 
+# Owners on jobs and sensors are a beta parameter in Dagster 1.13; the modules that set
+# them hide the warning where they define them, and this hides it where Dagster copies
+# them while it resolves `defs` (after this module ran). Only that warning.
+warnings.filterwarnings("ignore", message="Parameter `owners` of ", category=dg.BetaWarning)
+
 # Assets and their checks are picked up from the modules of `assets/`, so adding one is
-# writing it; jobs, schedules and sensors are few and named here.
+# writing it; the external `xero_connection` (an AssetSpec, which the loader does not
+# pick up), the freshness check that follows the schedule, jobs, schedules and sensors
+# are few and named here.
 defs = dg.Definitions(
-    assets=dg.load_assets_from_package_module(assets),
-    asset_checks=dg.load_asset_checks_from_package_module(assets),
+    assets=[*dg.load_assets_from_package_module(assets), xero_connection],
+    asset_checks=[*dg.load_asset_checks_from_package_module(assets), summaries_freshness_check],
     jobs=[xero_import_job, xero_export_job, xero_draft_job],
     schedules=[xero_import_schedule],
-    sensors=[xero_export_request_sensor, xero_draft_request_sensor],
+    sensors=[
+        xero_export_request_sensor,
+        xero_draft_request_sensor,
+        xero_health_sensor,
+        xero_summaries_freshness_sensor,
+    ],
     resources=build_resources(),
 )

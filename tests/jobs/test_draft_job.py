@@ -243,16 +243,27 @@ def test_xeros_own_refusal_is_kept_and_the_rest_of_the_batch_finishes(env: JobEn
     )
     before = env.calls()
 
-    assert env.run_draft(ids).success
+    result = env.run_draft(ids)
+    assert result.success
 
     assert calls_between(before, env.calls()) == {PUT_INVOICES: 1}
     stored = env.requests(XeroDraftRequest)
     assert stored[ids[0]].status == "done"
-    assert (stored[ids[1]].status, stored[ids[1]].error) == (
-        "failed",
-        "Xero refused the invoice: The TaxType code 'BOGUS' does not exist or cannot be "
-        "used for this type of transaction.",
+    xero_said = (
+        "The TaxType code 'BOGUS' does not exist or cannot be used for this type of transaction."
     )
+    sentence = f"Xero refused the invoice: {xero_said}"
+    assert (stored[ids[1]].status, stored[ids[1]].error) == ("failed", sentence)
+    # What the run shows an operator: the row's sentence and Xero's own words, in the
+    # log and in the output's metadata, and a clickable link to what was created.
+    logs = [e.user_message for e in env.instance.all_logs(result.run_id)]
+    assert f"request {ids[1]} failed: {sentence} Xero said: {xero_said}" in logs
+    meta = output_metadata(result, DRAFT_OP)
+    assert meta["outcomes"][str(ids[1])]["xero_error"] == xero_said
+    assert f"| {ids[1]} | {sentence} | {xero_said} |" in meta["failures"]
+    link = meta[f"xero_link_request_{ids[0]}"]
+    assert link == stored[ids[0]].xero_url and link.startswith("https://go.xero.com/")
+    assert f"[open in Xero]({link})" in meta["xero_records"]
 
 
 def test_a_lost_connection_leaves_every_draft_waiting(env: JobEnv, customer):

@@ -217,7 +217,11 @@ def test_batches_of_fifty_and_one_refused_account_fails_alone(env: JobEnv):
     assert any(refused.error in m and str(refused.id) in m for m in messages)  # for operators
     meta = output_metadata(result, EXPORT_OP)
     assert (meta["done"], meta["failed"]) == (60, 1)
-    assert meta["outcomes"][str(refused.id)] == {"status": "failed", "error": refused.error}
+    assert meta["outcomes"][str(refused.id)] == {
+        "status": "failed",
+        "error": refused.error,
+        "xero_error": "The Account Number already exists. Please enter a different Account Number.",
+    }
     assert len(env.links()) == 60
     assert {c["ContactNumber"] for c in env.xero_contacts() if c.get("ContactNumber")} == {
         f"CRM-{a}" for a in accounts

@@ -11,7 +11,8 @@ import pytest
 from dagster._core.storage.tags import RUN_KEY_TAG
 from sqlalchemy import insert, select, update
 
-from xero_pipelines.db.models import XeroConnection
+from xero_pipelines.db.mirrors import XeroOrganisationRow
+from xero_pipelines.db.models import CrmAccount, CrmOpportunity, XeroConnection
 from xero_pipelines.db.request_outcomes import DISCONNECTED
 from xero_pipelines.db.request_queue import DRAFT_REQUESTS, EXPORT_REQUESTS
 from xero_pipelines.jobs.draft import draft_run_config, xero_draft_job
@@ -149,15 +150,17 @@ def test_120_pending_requests_become_3_runs_of_at_most_50(crm, instance):
     result = ticker.tick()
 
     requests = result.run_requests
-    sizes = [len(r.tags["xero_pipelines/request_ids"].split(",")) for r in requests]
+    sizes = [int(r.tags["xero_pipelines/requests"]) for r in requests]
     assert sizes == [50, 50, 20]
     assert len({r.run_key for r in requests}) == 3
     for request, chunk in zip(requests, (ids[:50], ids[50:100], ids[100:]), strict=True):
         assert request.run_config == export_run_config(chunk)
-        assert request.tags["xero_pipelines/request_ids"] == ",".join(map(str, chunk))
-        assert request.tags["xero_pipelines/crm_account_ids"] == ",".join(
-            str(500 + i - 1) for i in chunk
+        # ranges, so a batch of 50 fits Dagster's tag length
+        assert request.tags["xero_pipelines/request_ids"] == f"{chunk[0]}-{chunk[-1]}"
+        assert request.tags["xero_pipelines/crm_account_ids"] == (
+            f"{chunk[0] + 499}-{chunk[-1] + 499}"
         )
+        assert "xero_pipelines/crm_account_id" not in request.tags  # many accounts
         assert request.tags["xero_pipelines/attempt"] == "1"
         assert request.tags["dagster/max_runtime"] == "900"  # run monitoring's limit
     state = rows(crm)
@@ -208,7 +211,7 @@ def test_batch_size_and_runs_per_tick_come_from_the_environment(crm, instance, m
 
     def sizes() -> list[int]:
         launched = ticker.tick().run_requests or []
-        return [len(r.tags["xero_pipelines/request_ids"].split(",")) for r in launched]
+        return [int(r.tags["xero_pipelines/requests"]) for r in launched]
 
     assert sizes() == [10, 10]
     assert sizes() == [10, 5]
@@ -356,3 +359,71 @@ def test_draft_requests_run_with_their_opportunities(crm, instance):
     assert request.tags["xero_pipelines/opportunity_ids"] == "500,501"
     assert request.run_key.startswith("draft-")
     assert {r["status"] for r in rows(crm, DRAFT_REQUESTS).values()} == {"queued"}
+
+
+# --- what the run's tags tell an operator ------------------------------------------------
+
+
+def test_a_run_names_its_organisation_and_its_one_account(crm, instance):
+    with crm.engine().begin() as conn:
+        conn.execute(
+            insert(XeroOrganisationRow.__table__).values(
+                tenant_id="tenant-1", name="Demo", short_code="!xK2q9", raw={}
+            )
+        )
+    t = EXPORT_REQUESTS.table
+    with crm.engine().begin() as conn:  # an export and an update for one account
+        conn.execute(insert(t), [{"id": 1, "crm_account_id": 77}, {"id": 2, "crm_account_id": 77}])
+
+    [request] = Ticker(xero_export_request_sensor, instance, crm).tick().run_requests
+
+    tags = request.tags
+    assert tags["xero_pipelines/xero_tenant_id"] == "tenant-1"
+    assert tags["xero_pipelines/xero_organisation"] == "Demo"
+    assert tags["xero_pipelines/xero_short_code"] == "!xK2q9"
+    assert tags["xero_pipelines/crm_account_id"] == "77"  # the runs filter matches it exactly
+    assert tags["xero_pipelines/crm_account_ids"] == "77"
+    assert tags["xero_pipelines/request_ids"] == "1,2"
+    assert tags["xero_pipelines/group"] == "requests"
+    launched = instance.create_run_for_job(
+        xero_export_job, run_config=request.run_config, tags=tags
+    )
+    found = instance.get_runs(dg.RunsFilter(tags={"xero_pipelines/crm_account_id": "77"}))
+    assert [r.run_id for r in found] == [launched.run_id]
+
+
+def test_a_batch_of_50_scattered_accounts_keeps_every_tag_within_dagsters_length(crm, instance):
+    t = EXPORT_REQUESTS.table
+    accounts = [1_000_003 + 97 * i for i in range(50)]
+    with crm.engine().begin() as conn:
+        conn.execute(
+            insert(t), [{"id": 1 + 3 * i, "crm_account_id": a} for i, a in enumerate(accounts)]
+        )
+
+    [request] = Ticker(xero_export_request_sensor, instance, crm).tick().run_requests
+
+    assert all(len(value) <= 63 for value in request.tags.values()), request.tags
+    listed, more = request.tags["xero_pipelines/crm_account_ids"].split(" +")
+    shown = listed.split(",")
+    assert shown == [str(a) for a in accounts[: len(shown)]]
+    assert more == f"{50 - len(shown)} more"
+    assert request.tags["xero_pipelines/requests"] == "50"
+    assert "xero_pipelines/crm_account_id" not in request.tags
+    assert len(request.run_config["ops"]["process_export_requests"]["config"]["request_ids"]) == 50
+
+
+def test_draft_runs_also_name_the_accounts_of_their_opportunities(crm, instance):
+    with crm.engine().begin() as conn:
+        conn.execute(insert(CrmAccount.__table__).values(id=9, name="Acme"))
+        conn.execute(
+            insert(CrmOpportunity.__table__),
+            [{"id": 500, "account_id": 9, "name": "A"}, {"id": 501, "account_id": 9, "name": "B"}],
+        )
+    add_requests(crm, DRAFT_REQUESTS, n=2, revenue_account_code="200")
+
+    [request] = Ticker(xero_draft_request_sensor, instance, crm).tick().run_requests
+
+    assert request.tags["xero_pipelines/opportunity_ids"] == "500,501"
+    assert "xero_pipelines/opportunity_id" not in request.tags
+    assert request.tags["xero_pipelines/crm_account_ids"] == "9"
+    assert request.tags["xero_pipelines/crm_account_id"] == "9"

@@ -11,11 +11,13 @@ nothing. Reads the mirror and the CRM only: no Xero call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import Connection, MetaData, String, Table, func, insert, select
 
+from xero_pipelines.assets.catalog import OWNER_LIST, crm_kinds, schema_metadata, url_entries
 from xero_pipelines.assets.links import (
     ACCOUNTS,
     CONTACTS,
@@ -27,10 +29,14 @@ from xero_pipelines.assets.links import (
     read_account_keys,
 )
 from xero_pipelines.db.engine import locked_transaction
+from xero_pipelines.db.mirrors import XeroOrganisationRow
 from xero_pipelines.db.models import CrmContact
 from xero_pipelines.db.types import utcnow
+from xero_pipelines.domain.catalog import CRM_GROUP
 from xero_pipelines.domain.customers import NewAccount, SkippedCustomer, plan_import
+from xero_pipelines.domain.markdown import markdown_table
 from xero_pipelines.domain.matching import XeroContactKeys, unmatched_contacts
+from xero_pipelines.domain.summaries import contact_deep_link
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.resources.xero import XeroResource
 
@@ -98,20 +104,21 @@ def _contacts_table(conn: Connection, phone_field: str) -> Table:
 
 def create_accounts(
     conn: Connection, accounts: Sequence[NewAccount], phone_field: str
-) -> tuple[int, int]:
-    """Insert the accounts, their contacts and their 'import' links; (accounts, contacts).
+) -> tuple[list[int], int]:
+    """Insert the accounts, their contacts and their 'import' links; (the new accounts'
+    ids, in the order of `accounts`; how many contacts).
 
     The main contact's phone goes to the `phone_field` column, the one the export sends
     to Xero, so a round trip keeps it where it was.
     """
     if not accounts:
-        return 0, 0
+        return [], 0
     now = utcnow()
     rows = [
         fit(ACCOUNTS, {**a.account_row(), "created_at": now, "updated_at": now}) for a in accounts
     ]
     stmt = insert(ACCOUNTS).returning(ACCOUNTS.c.id, sort_by_parameter_order=True)
-    ids = conn.execute(stmt, rows).scalars().all()
+    ids = list(conn.execute(stmt, rows).scalars().all())
     table = _contacts_table(conn, phone_field)
     contacts = [
         fit(
@@ -135,11 +142,20 @@ def create_accounts(
         conn.execute(insert(table), contacts)
     triples = ((i, a.xero_contact_id, "import") for i, a in zip(ids, accounts, strict=True))
     insert_links(conn, triples, now)
-    return len(ids), len(contacts)
+    return ids, len(contacts)
 
 
-def import_customers(conn: Connection, phone_field: str) -> tuple[int, int, list[SkippedCustomer]]:
-    """Create CRM accounts for the unmatched active customers; (accounts, contacts, skipped)."""
+@dataclass
+class Imported:
+    """What an import of customers created, for the materialisation's metadata."""
+
+    accounts: list[dict[str, Any]] = field(default_factory=list)  # id, name, Xero link
+    contacts: int = 0
+    skipped: list[SkippedCustomer] = field(default_factory=list)
+
+
+def import_customers(conn: Connection, phone_field: str) -> Imported:
+    """Create CRM accounts for the unmatched active customers."""
     tenant = connected_tenant(conn)
     linked = set(conn.execute(select(LINKS.c.xero_contact_id)).scalars())
     unmatched = unmatched_contacts(
@@ -147,8 +163,21 @@ def import_customers(conn: Connection, phone_field: str) -> tuple[int, int, list
     )
     ids = sorted(c.contact_id for c in unmatched)
     new, skipped = plan_import(read_records(conn, tenant, ids))
-    accounts, contacts = create_accounts(conn, new, phone_field)
-    return accounts, contacts, skipped
+    created, contacts = create_accounts(conn, new, phone_field)
+    short_code = conn.execute(
+        select(XeroOrganisationRow.short_code).where(XeroOrganisationRow.tenant_id == tenant)
+    ).scalar()
+    accounts = [
+        {
+            "crm_account_id": account_id,
+            "name": account.name,
+            "xero_url": contact_deep_link(short_code, account.xero_contact_id)
+            if short_code
+            else None,
+        }
+        for account_id, account in zip(created, new, strict=True)
+    ]
+    return Imported(accounts, contacts, skipped)
 
 
 def skipped_table(skipped: Sequence[SkippedCustomer]) -> dg.TableMetadataValue:
@@ -159,7 +188,13 @@ def skipped_table(skipped: Sequence[SkippedCustomer]) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(records, SKIPPED_SCHEMA)
 
 
-@dg.asset(group_name="crm", deps=[dg.AssetKey("xero_contacts")], kinds={"sql"})
+@dg.asset(
+    group_name=CRM_GROUP,
+    deps=[dg.AssetKey("xero_contacts")],
+    kinds=crm_kinds(),
+    owners=OWNER_LIST,
+    metadata=schema_metadata(ACCOUNTS),
+)
 def crm_accounts(crm: CrmDatabase, xero: XeroResource) -> dg.MaterializeResult:
     """The CRM's accounts and contacts. With `import_customers` on, each active Xero
     customer matching no CRM account (account number, email or normalised name, or an
@@ -168,7 +203,7 @@ def crm_accounts(crm: CrmDatabase, xero: XeroResource) -> dg.MaterializeResult:
     Reads the contact mirror and the CRM: no Xero call.
     """
     settings = xero.settings()
-    created, contacts_created, skipped = 0, 0, []
+    imported = Imported()
     if not settings.import_customers:
         with crm.engine().connect() as conn:
             accounts_read, contacts_read = _count(conn, ACCOUNTS), _count(conn, CRM_CONTACTS)
@@ -176,15 +211,28 @@ def crm_accounts(crm: CrmDatabase, xero: XeroResource) -> dg.MaterializeResult:
         with locked_transaction(crm.engine()) as conn:
             lock_links(conn)
             accounts_read, contacts_read = _count(conn, ACCOUNTS), _count(conn, CRM_CONTACTS)
-            created, contacts_created, skipped = import_customers(conn, settings.phone_field)
+            imported = import_customers(conn, settings.phone_field)
+    created = imported.accounts
     return dg.MaterializeResult(
         metadata={
             "import_customers": settings.import_customers,
             "accounts_read": accounts_read,
             "contacts_read": contacts_read,
-            "accounts_created": created,
-            "contacts_created": contacts_created,
-            "customers_skipped": len(skipped),
-            "skipped_customers": skipped_table(skipped),
+            "dagster/row_count": accounts_read + len(created),
+            "accounts_created": len(created),
+            "contacts_created": imported.contacts,
+            "customers_skipped": len(imported.skipped),
+            "created_accounts": dg.MetadataValue.md(
+                markdown_table(
+                    created[:METADATA_ROWS],
+                    ("crm_account_id", "name", "xero_url"),
+                    links=("xero_url",),
+                    empty="_no account created_",
+                )
+            ),
+            **url_entries(
+                "xero_link_account", ((a["crm_account_id"], a["xero_url"]) for a in created)
+            ),
+            "skipped_customers": skipped_table(imported.skipped),
         }
     )

@@ -16,11 +16,14 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from xero_pipelines.assets.catalog import OWNER_LIST, schema_metadata, url_entries, xero_kinds
 from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.locks import lock_link_table
-from xero_pipelines.db.mirrors import XeroContactRow
+from xero_pipelines.db.mirrors import XeroContactRow, XeroOrganisationRow
 from xero_pipelines.db.models import CrmAccount, XeroAccountLink
 from xero_pipelines.db.types import utcnow
+from xero_pipelines.domain.catalog import INTEGRATION_GROUP
+from xero_pipelines.domain.markdown import markdown_table
 from xero_pipelines.domain.matching import (
     ACTIVE,
     CrmAccountKeys,
@@ -28,6 +31,7 @@ from xero_pipelines.domain.matching import (
     XeroContactKeys,
     plan_links,
 )
+from xero_pipelines.domain.summaries import contact_deep_link
 from xero_pipelines.resources.crm import CrmDatabase
 from xero_pipelines.xero.errors import XeroNotConnectedError
 from xero_pipelines.xero.tokens import current_connection
@@ -174,13 +178,49 @@ def plan_metadata(plan: LinkPlan) -> dict[str, Any]:
     }
 
 
+ADDED_SHOWN = 50
+
+
+def read_short_code(conn: Connection, tenant_id: str) -> str | None:
+    """The organisation's ShortCode (deep links), once the import has mirrored it."""
+    org = XeroOrganisationRow
+    return conn.execute(select(org.short_code).where(org.tenant_id == tenant_id)).scalar()
+
+
+def added_links_metadata(plan: LinkPlan, short_code: str | None) -> dict[str, Any]:
+    """The links this run made, each opening its Xero contact (a few also as url entries)."""
+    rows = [
+        {
+            "crm_account_id": a.crm_account_id,
+            "xero_contact_id": a.xero_contact_id,
+            "matched_by": a.matched_by,
+            "xero_url": contact_deep_link(short_code, a.xero_contact_id) if short_code else None,
+        }
+        for a in plan.added[:ADDED_SHOWN]
+    ]
+    columns = ("crm_account_id", "xero_contact_id", "matched_by", "xero_url")
+    table = markdown_table(rows, columns, links=("xero_url",), empty="_no link added_")
+    return {
+        "added_links": dg.MetadataValue.md(table),
+        **url_entries("xero_link_account", ((r["crm_account_id"], r["xero_url"]) for r in rows)),
+    }
+
+
 # ---- the asset -----------------------------------------------------------------------------
 
 
 @dg.asset(
-    group_name="integration",
+    group_name=INTEGRATION_GROUP,
     deps=[dg.AssetKey("xero_contacts"), dg.AssetKey("crm_accounts")],
-    kinds={"sql"},
+    kinds=xero_kinds(),
+    owners=OWNER_LIST,
+    metadata=schema_metadata(
+        LINKS,
+        {
+            "matched_by": "export, import, account_number, email, name, or manual (never "
+            "overwritten by the pipeline)",
+        },
+    ),
 )
 def xero_account_links(crm: CrmDatabase) -> dg.MaterializeResult:
     """One CRM account ↔ one Xero contact. Existing links are kept (following Xero's
@@ -196,11 +236,14 @@ def xero_account_links(crm: CrmDatabase) -> dg.MaterializeResult:
         contacts = read_contact_keys(conn, tenant)
         plan = plan_links(accounts, contacts, read_links(conn))
         write_plan(conn, plan, utcnow())
+        short_code = read_short_code(conn, tenant)
     return dg.MaterializeResult(
         metadata={
             "crm_accounts": len(accounts),
             "xero_contacts": len(contacts),
+            "dagster/row_count": len(plan.links()),
             **plan_metadata(plan),
+            **added_links_metadata(plan, short_code),
         }
     )
 

@@ -32,11 +32,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from xero_pipelines.assets.catalog import OWNER_LIST, schema_metadata, xero_kinds
 from xero_pipelines.assets.links import LINKS, connected_tenant
 from xero_pipelines.db.engine import locked_transaction
 from xero_pipelines.db.mirrors import XeroCreditNoteRow, XeroInvoiceRow, XeroOrganisationRow
 from xero_pipelines.db.models import XeroAccountSummary
 from xero_pipelines.db.types import utcnow
+from xero_pipelines.domain.catalog import INTEGRATION_GROUP
+from xero_pipelines.domain.markdown import markdown_table
 from xero_pipelines.domain.summaries import (
     NO_DOCUMENTS,
     ZERO,
@@ -68,6 +71,12 @@ FIGURES = (
     "xero_url",
 )
 CHECK_SAMPLE = 50
+SUMMARY_COLUMNS = {
+    "balance": "AmountDue of AUTHORISED sales invoices less unallocated credit, base currency",
+    "overdue_amount": "Of the balance, what was due before today in the organisation's timezone",
+    "total_sales": "AUTHORISED and PAID sales invoices less credit notes, base currency",
+    "computed_at": "When this row's figures last changed",
+}
 
 
 class SummaryConfig(dg.Config):
@@ -273,14 +282,16 @@ def _now(config: SummaryConfig) -> datetime:
 
 
 @dg.asset(
-    group_name="integration",
+    group_name=INTEGRATION_GROUP,
     deps=[
         dg.AssetKey("xero_account_links"),
         dg.AssetKey("xero_invoices"),
         dg.AssetKey("xero_credit_notes"),
         dg.AssetKey("xero_organisation"),
     ],
-    kinds={"sql"},
+    kinds=xero_kinds(),
+    owners=OWNER_LIST,
+    metadata=schema_metadata(SUMMARIES, SUMMARY_COLUMNS),
 )
 def xero_account_summaries(config: SummaryConfig, crm: CrmDatabase) -> dg.MaterializeResult:
     """Every linked account's figures in the organisation's base currency: `balance`
@@ -317,7 +328,23 @@ def xero_account_summaries(config: SummaryConfig, crm: CrmDatabase) -> dg.Materi
     }
     if warning:
         metadata["warning"] = warning
+    metadata["dagster/row_count"] = len(wanted)
+    metadata["largest_balances"] = dg.MetadataValue.md(largest_balances(wanted))
     return dg.MaterializeResult(metadata=metadata)
+
+
+PREVIEW_ROWS = 10
+
+
+def largest_balances(wanted: dict[int, tuple[Any, ...]]) -> str:
+    """The accounts owing most, each with a link that opens its Xero contact."""
+    top = sorted(wanted.items(), key=lambda item: (-item[1][2], item[0]))[:PREVIEW_ROWS]
+    rows = [
+        {"crm_account_id": account, **dict(zip(FIGURES, figures, strict=True))}
+        for account, figures in top
+    ]
+    columns = ("crm_account_id", "balance", "overdue_amount", "currency_code", "xero_url")
+    return markdown_table(rows, columns, links=("xero_url",), empty="_no linked account_")
 
 
 # ---- checks --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy import select
 
+from xero_pipelines.assets.catalog import OWNER_LIST, schema_metadata, xero_kinds
 from xero_pipelines.assets.mirroring import (
     MirrorReport,
     MirrorSpec,
@@ -34,7 +35,7 @@ from xero_pipelines.xero.records import (
 )
 
 GROUP = "xero"
-KINDS = {"xero"}
+KINDS = xero_kinds()  # xero, and the CRM database's backend
 ITEM_COUNT_CHECK = "rows_read_match_item_count"
 ORGANISATION_CHECK = "organisation_has_what_summaries_need"
 
@@ -155,12 +156,15 @@ def _paged_mirror(spec: MirrorSpec, description: str):
         name=spec.asset,
         group_name=GROUP,
         kinds=KINDS,
+        owners=OWNER_LIST,
         description=description,
+        metadata=schema_metadata(spec.kind.table),
         check_specs=[
             dg.AssetCheckSpec(
                 ITEM_COUNT_CHECK,
                 asset=spec.asset,
-                description="Rows read equal Xero's pagination.itemCount for this read.",
+                description="Rows read equal Xero's pagination.itemCount for this read "
+                "(counted during the mirror's own read: no extra Xero call).",
             )
         ],
     )
@@ -171,7 +175,10 @@ def _paged_mirror(spec: MirrorSpec, description: str):
         xero: XeroResource,
     ) -> dg.MaterializeResult:
         report, metadata = _run(context, config, crm, xero, spec)
-        return dg.MaterializeResult(metadata=metadata, check_results=[_item_count_check(report)])
+        return dg.MaterializeResult(
+            metadata={**metadata, "dagster/row_count": report.rows_total},
+            check_results=[_item_count_check(report)],
+        )
 
     return _asset
 
@@ -201,6 +208,8 @@ xero_credit_notes = _paged_mirror(
 @dg.asset(
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNER_LIST,
+    metadata=schema_metadata(REVENUE_ACCOUNTS_SPEC.kind.table),
     description=(
         'Revenue accounts (`Class=="REVENUE"`) with their status: the revenue types a '
         "user picks for a draft. Costs one Xero call per run (Accounts is not paged)."
@@ -212,13 +221,15 @@ def xero_revenue_accounts(
     crm: CrmDatabase,
     xero: XeroResource,
 ) -> dg.MaterializeResult:
-    _, metadata = _run(context, config, crm, xero, REVENUE_ACCOUNTS_SPEC)
-    return dg.MaterializeResult(metadata=metadata)
+    report, metadata = _run(context, config, crm, xero, REVENUE_ACCOUNTS_SPEC)
+    return dg.MaterializeResult(metadata={**metadata, "dagster/row_count": report.rows_total})
 
 
 @dg.asset(
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNER_LIST,
+    metadata=schema_metadata(ORGANISATION_SPEC.kind.table),
     description=(
         "The connected organisation: name, ShortCode (for deep links), base currency and "
         "timezone. Costs one Xero call per run."
@@ -228,7 +239,7 @@ def xero_revenue_accounts(
             ORGANISATION_CHECK,
             asset="xero_organisation",
             description="The organisation row has the ShortCode, base currency and timezone "
-            "that summaries and deep links are built from.",
+            "that summaries and deep links are built from. Reads the mirror: no Xero call.",
         )
     ],
 )
@@ -238,9 +249,10 @@ def xero_organisation(
     crm: CrmDatabase,
     xero: XeroResource,
 ) -> dg.MaterializeResult:
-    _, metadata = _run(context, config, crm, xero, ORGANISATION_SPEC)
+    report, metadata = _run(context, config, crm, xero, ORGANISATION_SPEC)
     return dg.MaterializeResult(
-        metadata=metadata, check_results=[_organisation_check(crm, xero.tenant_id)]
+        metadata={**metadata, "dagster/row_count": report.rows_total},
+        check_results=[_organisation_check(crm, xero.tenant_id)],
     )
 
 

@@ -26,6 +26,7 @@ from xero_pipelines.db.request_outcomes import (
     mark_waiting,
     request_table,
 )
+from xero_pipelines.domain.markdown import markdown_table
 from xero_pipelines.xero.errors import (
     XeroAuthenticationError,
     XeroConnectionLostError,
@@ -40,6 +41,8 @@ RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster puts on a run requested with 
 DISCONNECTED_ERRORS = (XeroConnectionLostError, XeroNotConnectedError, XeroAuthenticationError)
 UNAVAILABLE_ERRORS = (XeroServerError, XeroTransportError, XeroRateLimitError)
 T = TypeVar("T")
+# What a `done` outcome may carry (export: the contact; draft: the document), in order.
+DONE_COLUMNS = ("xero_contact_id", "xero_document_id", "xero_document_number", "xero_url")
 
 
 class RequestBatchConfig(dg.Config):
@@ -91,10 +94,18 @@ class Outcomes:
         if mark_done(conn or self.engine, self.table, request_id, run_id=self.run_id, **values):
             self.results[request_id] = {"status": "done", **values}
 
-    def failed(self, request_id: int, sentence: str, conn: Any = None) -> None:
+    def failed(
+        self, request_id: int, sentence: str, conn: Any = None, xero_error: str | None = None
+    ) -> None:
+        """Fail the request with `sentence` (what the CRM user reads); `xero_error` is
+        Xero's own text, when Xero refused it, kept for the run's log and metadata."""
         if mark_failed(conn or self.engine, self.table, request_id, sentence, run_id=self.run_id):
-            self.results[request_id] = {"status": "failed", "error": sentence}
-            self.log.warning(f"request {request_id} failed: {sentence}")
+            result = {"status": "failed", "error": sentence}
+            if xero_error:
+                result["xero_error"] = xero_error
+            self.results[request_id] = result
+            said = f" Xero said: {xero_error}" if xero_error else ""
+            self.log.warning(f"request {request_id} failed: {sentence}{said}")
 
     def waiting(self, request_ids: Sequence[int]) -> None:
         ids = self.open_ids(request_ids)
@@ -109,11 +120,43 @@ class Outcomes:
             "done": statuses.count("done"),
             "failed": statuses.count("failed"),
             "waiting": statuses.count("pending"),
+            **outcome_tables(self.results),
             "outcomes": dg.MetadataValue.json(
                 {str(k): self.results[k] for k in sorted(self.results)}
             ),
             **calls,
         }
+
+
+LINKS_SHOWN = 5  # clickable url entries; the table lists every request
+
+
+def outcome_tables(results: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """What the run page shows first: the failures with the sentence written to the row
+    and Xero's own words, the Xero records created or linked (clickable), and a few of
+    them as `MetadataValue.url` entries."""
+    failed = [
+        {"request": k, "sentence": r["error"], "xero_said": r.get("xero_error", "")}
+        for k, r in sorted(results.items())
+        if r["status"] == "failed"
+    ]
+    done = [
+        {"request": k, **{c: r.get(c) for c in DONE_COLUMNS}}
+        for k, r in sorted(results.items())
+        if r["status"] == "done"
+    ]
+    shown = [c for c in DONE_COLUMNS if any(row[c] for row in done)]
+    out: dict[str, Any] = {
+        "failures": dg.MetadataValue.md(
+            markdown_table(failed, ("request", "sentence", "xero_said"), empty="_no failure_")
+        ),
+        "xero_records": dg.MetadataValue.md(
+            markdown_table(done, ("request", *shown), links=("xero_url",), empty="_none_")
+        ),
+    }
+    for row in [row for row in done if row.get("xero_url")][:LINKS_SHOWN]:
+        out[f"xero_link_request_{row['request']}"] = dg.MetadataValue.url(row["xero_url"])
+    return out
 
 
 def process(

@@ -211,4 +211,4 @@ def _create(run: DraftRun, kind: str, commands: list[DraftCommand], payloads: di
                     run.finish(command, answer.xero_id, answer.number, conn)
                 else:
                     sentence = f"Xero refused the {kind}: {answer.error}"
-                    run.outcomes.failed(command.request_id, sentence, conn)
+                    run.outcomes.failed(command.request_id, sentence, conn, answer.error)

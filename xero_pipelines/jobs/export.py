@@ -7,9 +7,12 @@ contact and its link, or `failed` with a sentence the CRM user can act on); see
 """
 
 # No `from __future__ import annotations`: Dagster reads the op's config annotation.
+import warnings
+
 import dagster as dg
 
 from xero_pipelines.db.request_outcomes import EXPORT_REQUESTS
+from xero_pipelines.domain.catalog import GROUP_TAG, OWNERS, REQUESTS_GROUP
 from xero_pipelines.jobs.common import RequestBatchConfig, process, run_config
 from xero_pipelines.jobs.exporting import export_requests
 from xero_pipelines.jobs.tags import XERO_REQUEST_TAGS
@@ -46,8 +49,16 @@ def process_export_requests(
     )
 
 
-@dg.job(tags=XERO_REQUEST_TAGS, executor_def=dg.in_process_executor)
-def xero_export_job() -> None:
-    """Answers the CRM's export and update requests named in the run config (at most one
-    Xero call per 50 new contacts, one per 50 updates, and look-ups only for retries)."""
-    process_export_requests()
+# Dagster 1.13 calls owners on jobs a beta parameter: it would warn at every load.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.job(
+        tags={**XERO_REQUEST_TAGS, GROUP_TAG: REQUESTS_GROUP},
+        owners=list(OWNERS),
+        executor_def=dg.in_process_executor,
+    )
+    def xero_export_job() -> None:
+        """Answers the CRM's export and update requests named in the run config (at most one
+        Xero call per 50 new contacts, one per 50 updates, and look-ups only for retries)."""
+        process_export_requests()

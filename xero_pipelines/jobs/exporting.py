@@ -159,7 +159,7 @@ def _update(run: ExportRun, updates: list[ExportCommand]) -> None:
                     )
                 else:
                     sentence = f"Xero refused the update: {answer.error}"
-                    run.outcomes.failed(command.request_id, sentence, conn)
+                    run.outcomes.failed(command.request_id, sentence, conn, answer.error)
 
 
 def _link_known(run: ExportRun, pending: list[ExportCommand]) -> list[ExportCommand]:
@@ -232,7 +232,7 @@ def _create(run: ExportRun, pending: list[ExportCommand]) -> None:
                     _link(run, conn, command, answer.xero_id, "export")
                 else:
                     sentence = f"Xero refused this account: {answer.error}"
-                    run.outcomes.failed(command.request_id, sentence, conn)
+                    run.outcomes.failed(command.request_id, sentence, conn, answer.error)
 
 
 def _link(
@@ -265,4 +265,4 @@ def _answer_followers(run: ExportRun) -> None:
             values = {k: v for k, v in result.items() if k != "status"}
             run.outcomes.done(request_id, **values)
         elif result["status"] == "failed":
-            run.outcomes.failed(request_id, result["error"])
+            run.outcomes.failed(request_id, result["error"], xero_error=result.get("xero_error"))

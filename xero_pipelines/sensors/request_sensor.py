@@ -23,16 +23,16 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.tags import MAX_RUNTIME_SECONDS_TAG, RUN_KEY_TAG
+from dagster._core.storage.tags import RUN_KEY_TAG
 from sqlalchemy import Engine
 
 from xero_pipelines.db.request_outcomes import DISCONNECTED
 from xero_pipelines.db.request_queue import (
-    ClaimedBatch,
     QueuedRow,
     RequestTable,
     claim_pending,
@@ -41,7 +41,9 @@ from xero_pipelines.db.request_queue import (
     queued_rows,
     requeue,
 )
+from xero_pipelines.domain.catalog import GROUP_TAG, OWNERS, REQUESTS_GROUP
 from xero_pipelines.resources.crm import CrmDatabase
+from xero_pipelines.sensors.run_tags import accounts_of_opportunities, organisation_tags, run_tags
 from xero_pipelines.xero.tokens import current_connection
 
 # Why a row's run did not answer it, by what the instance says of the run.
@@ -114,6 +116,11 @@ class RequestJob:
     run_config: Callable[[list[int]], dict]
     subject_tag: str  # e.g. "crm_account_ids"
 
+    @property
+    def single_subject_tag(self) -> str:
+        """The tag of a run about one subject, e.g. "crm_account_id"."""
+        return self.subject_tag.removesuffix("s")
+
 
 def disconnected(engine: Engine) -> bool:
     """True when no organisation is connected or its grant is lost (`needs_reconnect`):
@@ -121,20 +128,6 @@ def disconnected(engine: Engine) -> bool:
     with engine.connect() as conn:
         row = current_connection(conn)
     return row is None or bool(row.needs_reconnect) or row.token_ciphertext is None
-
-
-def run_tags(
-    spec: RequestTable, target: RequestJob, batch: ClaimedBatch, settings: RequestSensorSettings
-) -> dict[str, str]:
-    """What the UI shows of a run's requests, searchable by tag, and its time limit."""
-    subjects = ",".join("" if s is None else str(s) for s in batch.subject_ids)
-    return {
-        "xero_pipelines/request_table": spec.name,
-        "xero_pipelines/request_ids": ",".join(map(str, batch.request_ids)),
-        f"xero_pipelines/{target.subject_tag}": subjects,
-        "xero_pipelines/attempt": str(max(batch.attempts)),
-        MAX_RUNTIME_SECONDS_TAG: str(settings.max_runtime_seconds),
-    }
 
 
 def _runs_by_key(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, dg.DagsterRun]:
@@ -225,11 +218,26 @@ class RequestTick:
         )
         for batch in batches:
             self.cursor.unseen[batch.run_key] = self.now
+        if not batches:
+            return []
+        organisation = organisation_tags(self.engine)
+        accounts = None
+        if target.subject_tag == "opportunity_ids":
+            accounts = accounts_of_opportunities(
+                self.engine, [i for b in batches for i in b.subject_ids]
+            )
         return [
             dg.RunRequest(
                 run_key=batch.run_key,
                 run_config=target.run_config(list(batch.request_ids)),
-                tags=run_tags(self.spec, target, batch, self.settings),
+                tags=run_tags(
+                    self.spec,
+                    target,
+                    batch,
+                    self.settings,
+                    organisation,
+                    None if accounts is None else [accounts.get(i) for i in batch.subject_ids],
+                ),
             )
             for batch in batches
         ]
@@ -278,14 +286,18 @@ def request_sensor(
     """A sensor over `spec` that launches `target.job`; `clock` is there for tests."""
     settings = settings or RequestSensorSettings.from_env()
 
-    @dg.sensor(
-        name=name,
-        job=target.job,
-        minimum_interval_seconds=settings.interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=description,
-    )
     def _sensor(context: dg.SensorEvaluationContext, crm: CrmDatabase) -> dg.SensorResult:
         return evaluate(context, crm.engine(), spec, target, settings, clock())
 
-    return _sensor
+    # Owners on sensors are a beta parameter in Dagster 1.13: it would warn at every load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.sensor(
+            name=name,
+            job=target.job,
+            minimum_interval_seconds=settings.interval_seconds,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description=description,
+            owners=list(OWNERS),
+            tags={GROUP_TAG: REQUESTS_GROUP},
+        )(_sensor)
