@@ -10,10 +10,12 @@ PYTEST_ARGS ?= -n 2
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The sandbox is a distribution of its own (xero_sandbox/), on no index: the dev extra needs
+# it, so it is installed from here in the same pip command.
+$(VENV)/.installed: pyproject.toml xero_sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,celery]'
+	$(BIN)/pip install --quiet -e ./xero_sandbox -e '.[dev,celery]'
 	touch $@
 
 demo: install

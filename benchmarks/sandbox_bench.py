@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/sandbox_bench.py --contacts 10000 --invoices 100000 --quick
 
 Credit notes are seeded too (--credit-notes, 20,000 by default) and paged like invoices.
-The server runs in its own process on 127.0.0.1 (`python -m xero_pipelines.sandbox`), so the
+The server runs in its own process on 127.0.0.1 (`python -m xero_sandbox`), so the
 latencies do not share a GIL with this client, and its peak RSS (VmHWM) is read from /proc.
 The run is bounded by --max-seconds for the reads; nothing leaves loopback.
 """

@@ -18,11 +18,11 @@ import requests
 
 @contextmanager
 def sandbox_process(*args: str, start_timeout: float = 300) -> Iterator[tuple[str, int]]:
-    """Run `python -m xero_pipelines.sandbox --no-rate-limits ARGS`; yield (url, pid)."""
+    """Run `python -m xero_sandbox --no-rate-limits ARGS`; yield (url, pid)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port)]
+    command = [sys.executable, "-m", "xero_sandbox", "--port", str(port)]
     proc = subprocess.Popen([*command, "--no-rate-limits", *args], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

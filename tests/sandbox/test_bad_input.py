@@ -297,7 +297,7 @@ def test_an_unexpected_error_is_xeros_500_body_and_the_server_lives_on(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The safety net only: a sandbox bug (forced here) answers like Xero's 500, not a crash."""
-    from xero_pipelines.sandbox.accounting import accounts
+    from xero_sandbox.accounting import accounts
 
     def broken(acc: dict) -> dict:
         raise RuntimeError("forced bug")
@@ -420,7 +420,7 @@ def test_a_write_whose_answer_cannot_be_built_is_not_stored(
 ) -> None:
     """The response is rendered before COMMIT: a render failure rolls the write back (it used
     to be committed first, and then every later GET failed on it)."""
-    from xero_pipelines.sandbox.accounting import invoices
+    from xero_sandbox.accounting import invoices
 
     base = _invoice(api)
 

@@ -24,8 +24,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from tests.fixtures.sandbox import SandboxClient
-from xero_pipelines.sandbox import SandboxServer
-from xero_pipelines.sandbox import api as sandbox_api
+from xero_sandbox import SandboxServer
+from xero_sandbox import api as sandbox_api
 
 # Xero's OpenAPI files live in the team's shared folder beside the repository
 # (../shared/xero-openapi relative to the repository root, as CI lays it out);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.sandbox.conftest import Api
-from xero_pipelines.sandbox import SandboxServer
+from xero_sandbox import SandboxServer
 
 
 def _count(api: Api) -> int:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.sandbox.conftest import Api
-from xero_pipelines.sandbox.config import MAX_REQUEST_BYTES
+from xero_sandbox.config import MAX_REQUEST_BYTES
 
 XERO_413 = {"Title": "RequestEntityTooLarge", "Status": 413, "Detail": "PayloadTooLarge"}
 

@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from xero_pipelines.cli.sandbox import sandbox as sandbox_command
-from xero_pipelines.sandbox import SandboxServer
+from xero_sandbox import SandboxServer
 
 
 def _free_port() -> int:
@@ -80,7 +80,7 @@ def test_cli_command_prints_the_environment_and_serves() -> None:
 
 def test_python_dash_m_entry_point() -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "xero_pipelines.sandbox", "--port", str(port)])
+    proc = subprocess.Popen([sys.executable, "-m", "xero_sandbox", "--port", str(port)])
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
     finally:
@@ -91,10 +91,18 @@ def test_python_dash_m_entry_point() -> None:
 # ---- what the command accepts: loopback only, a real port, counts the admin API also takes ----
 
 
+def test_the_command_spells_the_sandbox_unsafe_flag_as_the_sandbox_does() -> None:
+    """The command names the flag without importing the sandbox (issue 10): same spelling."""
+    from xero_pipelines.cli.sandbox import UNSAFE_FLAG as COMMAND_FLAG
+    from xero_sandbox.server import UNSAFE_FLAG
+
+    assert COMMAND_FLAG == UNSAFE_FLAG
+
+
 def _invoke(monkeypatch, *args: str):
     """Run the CLI command in-process with `serve` replaced: returns (result, serve calls)."""
     calls: list[dict] = []
-    monkeypatch.setattr("xero_pipelines.sandbox.server.serve", lambda **kw: calls.append(kw))
+    monkeypatch.setattr("xero_sandbox.server.serve", lambda **kw: calls.append(kw))
     return CliRunner().invoke(sandbox_command, list(args)), calls
 
 
@@ -120,7 +128,7 @@ def test_cli_exposes_the_admin_api_only_when_told_loudly(monkeypatch) -> None:
 
 def test_cli_checks_the_port_and_caps_counts_like_the_admin_api(monkeypatch) -> None:
     """`--port 99999` printed that port and listened on another; counts had no cap."""
-    from xero_pipelines.sandbox.config import MAX_GENERATED
+    from xero_sandbox.config import MAX_GENERATED
 
     for args in (
         ("--port", "99999"),
@@ -143,7 +151,7 @@ def test_cli_checks_the_port_and_caps_counts_like_the_admin_api(monkeypatch) -> 
 def test_servers_refuse_non_loopback_hosts_from_python_too() -> None:
     import pytest
 
-    from xero_pipelines.sandbox.server import serve
+    from xero_sandbox.server import serve
 
     with pytest.raises(ValueError, match="unsafe-expose-admin-api"):
         SandboxServer(host="0.0.0.0")
@@ -151,10 +159,10 @@ def test_servers_refuse_non_loopback_hosts_from_python_too() -> None:
         serve(host="0.0.0.0", port=_free_port())
     for args in (["--host", "0.0.0.0"], ["--port", "99999"], ["--contacts", "1000000000"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "xero_pipelines.sandbox", *args],
+            [sys.executable, "-m", "xero_sandbox", *args],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert proc.returncode == 2, (args, proc.stderr)
-        assert proc.stderr.strip().splitlines()[-1].startswith("python -m xero_pipelines.sandbox")
+        assert proc.stderr.strip().splitlines()[-1].startswith("python -m xero_sandbox")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.sandbox.conftest import Api, create_contact, create_invoice
-from xero_pipelines.sandbox import where
+from xero_sandbox import where
 
 FIELDS = {
     "Name": "name",

@@ -24,11 +24,11 @@ import requests
 from sqlalchemy import Engine, select
 
 from xero_pipelines.cli import demo_flows as flows
+from xero_pipelines.cli.sandbox import load_sandbox
 from xero_pipelines.db import create_db_engine, pipelines_home, upgrade
 from xero_pipelines.db.mirrors import XeroOrganisationRow
 from xero_pipelines.db.sample import load_sample_crm
 from xero_pipelines.resources.xero import CrmDatabase, XeroResource
-from xero_pipelines.sandbox.server import SandboxServer
 from xero_pipelines.xero import connection
 from xero_pipelines.xero.client import XeroClient
 
@@ -80,6 +80,7 @@ def _count(client: XeroClient, collection: str, params: dict | None = None) -> i
 @click.option("--seed", default=7, show_default=True, help="Same seed, same demo.")
 def demo(contacts: int, invoices: int, accounts: int, seed: int) -> None:
     """Run the integration end to end against the offline Xero sandbox."""
+    sandbox = load_sandbox()  # first: without it there is no demo, and nothing to clean up
     logging.basicConfig(format="   [xero client] %(message)s", level=logging.WARNING)
     # Dagster's notes on its own beta parameters are for the code's authors, not this demo.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -89,7 +90,7 @@ def demo(contacts: int, invoices: int, accounts: int, seed: int) -> None:
     folder.mkdir(parents=True)
     click.echo(f"Demo state in {folder} (your own connection and data are not touched).")
 
-    with SandboxServer(
+    with sandbox.SandboxServer(
         contacts=contacts,
         invoices=invoices,
         quotes=contacts // 5,

@@ -1,13 +1,39 @@
-"""`xero-pipelines sandbox`: run the offline Xero sandbox in the foreground (contract section 5)."""
+"""`xero-pipelines sandbox`: run the offline Xero sandbox in the foreground (contract section 5).
+
+The sandbox is a distribution of its own (xero_sandbox/), absent from the production image, so
+this command and `demo` import it only when they run, and say how to get it when it is missing.
+"""
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 import click
 
-from xero_pipelines.sandbox.config import MAX_GENERATED
-from xero_pipelines.sandbox.server import UNSAFE_FLAG, check_host
+from xero_pipelines.cli.errors import CliError
 
-COUNT = click.IntRange(min=0, max=MAX_GENERATED)  # the admin API's /_sandbox/seed caps alike
+NOT_INSTALLED = (
+    "the sandbox is not installed: pip install -e ./xero_sandbox "
+    "(from the repository; `make install` does it)"
+)
+# The sandbox's own flag, spelled here so the option exists without importing the sandbox
+# (tests/sandbox/test_server.py holds the two equal).
+UNSAFE_FLAG = "--unsafe-expose-admin-api"
+COUNT = click.IntRange(min=0)  # capped in the command, like the admin API's /_sandbox/seed
+# Missing any of these means the sandbox distribution is not (fully) installed.
+_SANDBOX_MODULES = {"xero_sandbox", "starlette", "uvicorn"}
+
+
+def load_sandbox() -> ModuleType:
+    """`xero_sandbox`, or a one-line `CliError` saying how to install it. A missing module
+    of the sandbox's own (a bug, not an install) still raises as it is."""
+    try:
+        return importlib.import_module("xero_sandbox")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _SANDBOX_MODULES:
+            raise
+        raise CliError(NOT_INSTALLED) from None
 
 
 @click.command()
@@ -63,8 +89,16 @@ def sandbox(
     expose_admin_api: bool,
 ) -> None:
     """Run an offline Xero (identity + accounting APIs at Xero's paths) on HOST:PORT."""
-    from xero_pipelines.sandbox.server import serve
+    load_sandbox()
+    from xero_sandbox.config import MAX_GENERATED
+    from xero_sandbox.server import check_host, serve
 
+    counts = {"--contacts": contacts, "--invoices": invoices, "--quotes": quotes}
+    for name, value in {**counts, "--credit-notes": credit_notes}.items():
+        if value > MAX_GENERATED:
+            raise click.BadParameter(
+                f"{value} is above the sandbox's cap of {MAX_GENERATED:,}", param_hint=f"'{name}'"
+            )
     try:
         check_host(host, expose_admin_api)
     except ValueError as exc:

@@ -1,4 +1,4 @@
-"""`python -m xero_pipelines.sandbox`: the sandbox without the CLI group (benchmarks, scripts)."""
+"""`python -m xero_sandbox`: the sandbox without the CLI group (benchmarks, scripts)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _ranged(low: int, high: int) -> type[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m xero_pipelines.sandbox",
+        prog="python -m xero_sandbox",
         description="Run the offline Xero sandbox on loopback.",
     )
     count = _ranged(0, MAX_GENERATED)
