@@ -371,7 +371,9 @@ def dagster_storage(backend: str, folder: Path, name: str, pg_admin: str | None)
         yield None
         return
     with database_on_server(pg_admin, name) as url:
-        yield {"storage": {"postgres": {"postgres_url": url}}}
+        # dagster-postgres speaks psycopg2 (`postgresql://`), the CRM psycopg 3
+        dagster_url = url.replace("postgresql+psycopg://", "postgresql://")
+        yield {"storage": {"postgres": {"postgres_url": dagster_url}}}
 
 
 def scenario(label: str, args, pg_admin: str | None, faults: dict | None) -> Figures:
