@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from .store import INDEXES, Store, Tenant
 
@@ -566,6 +567,41 @@ def _quotes(
         )
 
 
+class SeedProgress(Protocol):
+    """Hears how far a seed has got, for whoever shows it (`xero-pipelines sandbox` draws
+    progress bars); the sandbox itself prints nothing. Stages come in order: `contacts`,
+    `invoices`, `quotes`, `credit notes`, then `indexes` (rebuilt once at the end)."""
+
+    def rows(self, stage: str, done: int, total: int) -> None:
+        """`done` of the stage's `total` rows are generated (reported every few thousand)."""
+
+    def finished(self) -> None:
+        """The seed is over (done or failed): nothing more will be reported."""
+
+
+REPORT_EVERY = 5_000  # rows between two reports: cheap beside generating them
+
+
+def _reported(
+    rows: Iterable[tuple], stage: str, total: int, progress: SeedProgress | None
+) -> Iterable[tuple]:
+    """`rows` as they are, telling `progress` every `REPORT_EVERY` rows and at the end."""
+    if progress is None:
+        return rows
+
+    def counted() -> Iterator[tuple]:
+        done = 0
+        progress.rows(stage, 0, total)
+        for row in rows:
+            yield row
+            done += 1
+            if done % REPORT_EVERY == 0:
+                progress.rows(stage, done, total)
+        progress.rows(stage, done, total)
+
+    return counted()
+
+
 def _chunks(it: Iterator[tuple], size: int = 50_000) -> Iterator[list[tuple]]:
     batch: list[tuple] = []
     for row in it:
@@ -614,9 +650,27 @@ def seed(
     quotes: int = 0,
     seed: int = 0,
     credit_notes: int = 0,
+    progress: SeedProgress | None = None,
 ) -> SeedResult:
     """Replace the organisation's contacts, invoices, quotes and credit notes with generated
-    ones, and enable the currencies they use."""
+    ones, and enable the currencies they use; `progress`, when given, hears how far it is."""
+    try:
+        return _seed(store, tenant, contacts, invoices, quotes, seed, credit_notes, progress)
+    finally:
+        if progress is not None:
+            progress.finished()
+
+
+def _seed(
+    store: Store,
+    tenant: Tenant,
+    contacts: int,
+    invoices: int,
+    quotes: int,
+    seed: int,
+    credit_notes: int,
+    progress: SeedProgress | None,
+) -> SeedResult:
     started = time.perf_counter()
     rng = random.Random(f"{seed}")
     now = int(time.time() * 1000)
@@ -637,7 +691,9 @@ def seed(
             conn.execute(f"DROP INDEX {name}")
         try:
             conn.execute("BEGIN")
-            _insert(conn, "contacts", CONTACT_COLUMNS, _contacts(rng, tenant, contacts, now))
+            generated = _contacts(rng, tenant, contacts, now)
+            rows = _reported(generated, "contacts", contacts, progress)
+            _insert(conn, "contacts", CONTACT_COLUMNS, rows)
             rows = conn.execute(
                 "SELECT pk, is_customer, is_supplier FROM contacts WHERE tenant=?", (tenant.pk,)
             ).fetchall()
@@ -647,10 +703,13 @@ def seed(
             credits = _Credits(tenant, credit_notes, invoices, seed, first_note, now)
             first = _next_pk(conn, "invoices")
             generated = _invoices(rng, tenant, invoices, pools, now, first, credits)
-            _insert(conn, "invoices", INVOICE_COLUMNS, generated)
-            _insert(conn, "quotes", QUOTE_COLUMNS, _quotes(rng, tenant, quotes, customers, now))
+            rows = _reported(generated, "invoices", invoices, progress)
+            _insert(conn, "invoices", INVOICE_COLUMNS, rows)
+            generated = _quotes(rng, tenant, quotes, customers, now)
+            _insert(conn, "quotes", QUOTE_COLUMNS, _reported(generated, "quotes", quotes, progress))
             credits.standalone(pools, today)
-            _insert(conn, "credit_notes", CREDIT_NOTE_COLUMNS, credits.notes)
+            notes = _reported(credits.notes, "credit notes", len(credits.notes), progress)
+            _insert(conn, "credit_notes", CREDIT_NOTE_COLUMNS, notes)
             _insert(conn, "allocations", ALLOCATION_COLUMNS, credits.allocations)
             conn.execute("COMMIT")
         except BaseException:
@@ -658,8 +717,12 @@ def seed(
                 conn.execute("ROLLBACK")
             raise
         finally:
+            if progress is not None:
+                progress.rows("indexes", 0, 1)
             conn.executescript(INDEXES)
             conn.execute("ANALYZE")
             store.changed()
+            if progress is not None:
+                progress.rows("indexes", 1, 1)
     seconds = time.perf_counter() - started
     return SeedResult(contacts, invoices, quotes, seconds, len(credits.notes))

@@ -25,11 +25,14 @@ from .gateway import Gateway
 from .state import Sandbox
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:
+def create_app(
+    config: SandboxConfig | None = None, seed_progress: generator.SeedProgress | None = None
+) -> Starlette:
     """A Starlette app speaking Xero's identity and accounting APIs plus `/_sandbox/` admin.
 
     The state is reachable as `app.state.sandbox` (a `Sandbox`). When the config asks for
-    contacts/invoices/quotes/credit notes they are generated into the first organisation at once.
+    contacts/invoices/quotes/credit notes they are generated into the first organisation at
+    once, reporting to `seed_progress` when given.
     """
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
@@ -47,6 +50,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             config.quotes,
             config.seed,
             config.credit_notes,
+            progress=seed_progress,
         )
     return app
 
@@ -108,9 +112,10 @@ def serve(
     quotes: int = 0,
     expose_admin_api: bool = False,
     credit_notes: int = 0,
+    seed_progress: generator.SeedProgress | None = None,
 ) -> None:
     """Run the sandbox in the foreground until interrupted (loopback only unless
-    `expose_admin_api`; ValueError otherwise)."""
+    `expose_admin_api`; ValueError otherwise); a seed asked for reports to `seed_progress`."""
     check_host(host, expose_admin_api)
     app = create_app(
         _config(
@@ -122,7 +127,8 @@ def serve(
             client_secret,
             quotes,
             credit_notes=credit_notes,
-        )
+        ),
+        seed_progress,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

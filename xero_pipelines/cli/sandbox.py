@@ -11,7 +11,9 @@ from types import ModuleType
 
 import click
 
+from xero_pipelines.cli.console import console
 from xero_pipelines.cli.errors import CliError
+from xero_pipelines.cli.seed_progress import SeedBars, worth_showing
 
 NOT_INSTALLED = (
     "the sandbox is not installed: pip install -e ./xero_sandbox "
@@ -130,4 +132,8 @@ def sandbox(
         quotes=quotes,
         expose_admin_api=expose_admin_api,
         credit_notes=credit_notes,
+        # bars while a large seed is generated (it is over before the server starts)
+        seed_progress=SeedBars(console())
+        if worth_showing(contacts, invoices, quotes, credit_notes)
+        else None,
     )
