@@ -371,8 +371,9 @@ def dagster_storage(backend: str, folder: Path, name: str, pg_admin: str | None)
         yield None
         return
     with database_on_server(pg_admin, name) as url:
-        # dagster-postgres speaks psycopg2 (`postgresql://`), the CRM psycopg 3
-        dagster_url = url.replace("postgresql+psycopg://", "postgresql://")
+        # dagster-postgres needs psycopg2, named: SQLAlchemy 2.1 reads a bare
+        # `postgresql://` as psycopg 3, whose server-side binding refuses `NOTIFY ..., $1`
+        dagster_url = url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
         yield {"storage": {"postgres": {"postgres_url": dagster_url}}}
 
 
