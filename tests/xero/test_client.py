@@ -304,9 +304,7 @@ def test_ten_threads_keep_to_five_in_flight(sandbox, make_client):
     assert session.peak == 5  # the cap was reached, and held
 
 
-def test_two_processes_share_five_in_flight_through_the_call_slots(
-    sandbox, make_client, tmp_path
-):
+def test_two_processes_share_five_in_flight_through_the_call_slots(sandbox, make_client, tmp_path):
     """Each run process has its own pacer (5 in flight each); the call slots beside the
     database hold the organisation's calls to 5 across them (two clients here)."""
     sandbox.seed(contacts=300, seed=9)
