@@ -214,6 +214,13 @@ def test_an_unreachable_celery_broker(setup):
     ]
 
 
+def test_celery_with_a_live_redis_broker_passes(setup, redis_url):
+    setup.set(XERO_PIPELINES_EXECUTOR="celery", XERO_PIPELINES_CELERY_BROKER=redis_url)
+    result = CliRunner().invoke(main, ["preflight"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == PASSED.replace("CRM database,", "CRM database, Celery broker,")
+
+
 def test_celery_without_a_broker(setup):
     setup.set(XERO_PIPELINES_EXECUTOR="celery")
     assert preflight(setup) == [
