@@ -30,6 +30,7 @@ def _postgres_storage(module: str, cls: str, pg: dict[str, Any]) -> dict[str, An
                 "db_name": pg["postgresqlDatabase"],
                 "port": pg["service"]["port"],
                 "params": pg.get("postgresqlParams", {}),
+                **({"scheme": pg["postgresqlScheme"]} if pg.get("postgresqlScheme") else {}),
             }
         },
     }

@@ -260,3 +260,23 @@ def test_user_deployment_runs_this_code_location(values):
     assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
     version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert deployment["image"]["tag"] == version.group(1)
+
+
+def _driver(postgres_db: dict) -> str:
+    """The SQLAlchemy driver dagster-postgres will use for this `postgres_db` block."""
+    from dagster_postgres.utils import pg_url_from_config
+    from sqlalchemy.engine import make_url
+
+    plain = {k: ("x" if isinstance(v, dict) and "env" in v else v) for k, v in postgres_db.items()}
+    return make_url(pg_url_from_config({"postgres_db": plain})).get_driver_name()
+
+
+def test_dagster_storage_uses_psycopg2(values):
+    """SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, which breaks
+    dagster-postgres's first event write (`NOTIFY run_events, $1`): both production
+    instances name psycopg2."""
+    rendered = render_instance(values)["run_storage"]["config"]["postgres_db"]
+    assert _driver(rendered) == "psycopg2"
+    production = yaml.safe_load((ROOT / "deploy/dagster.yaml").read_text())
+    assert _driver(production["storage"]["postgres"]["postgres_db"]) == "psycopg2"
+    assert _driver({"username": "u", "hostname": "h", "db_name": "d"}) == "psycopg"  # why
