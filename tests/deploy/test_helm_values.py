@@ -267,7 +267,8 @@ def _driver(postgres_db: dict) -> str:
     from dagster_postgres.utils import pg_url_from_config
     from sqlalchemy.engine import make_url
 
-    plain = {k: ("x" if isinstance(v, dict) and "env" in v else v) for k, v in postgres_db.items()}
+    from_env = {k for k, v in postgres_db.items() if isinstance(v, dict) and "env" in v}
+    plain = {**postgres_db, **{k: "5432" if k == "port" else "x" for k in from_env}}
     return make_url(pg_url_from_config({"postgres_db": plain})).get_driver_name()
 
 
