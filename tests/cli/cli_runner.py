@@ -11,12 +11,16 @@ from xero_pipelines.cli import main
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of `xero-pipelines ARGS...`."""
     capsys.readouterr()  # only this command's output
-    try:
-        main.main(list(args), prog_name="xero-pipelines")
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    else:
-        code = 0
+    # As in a pipe outside pytest: pytest-xdist's workers export COLUMNS=80, which the
+    # console honours, and which would fold the tables and progress lines under test.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("COLUMNS", "200")
+        try:
+            main.main(list(args), prog_name="xero-pipelines")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            code = 0
     out, err = capsys.readouterr()
     return code, out, err
 
