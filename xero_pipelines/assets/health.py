@@ -180,8 +180,10 @@ def _metadata(finding: rules.Finding) -> dict[str, object]:
     return {k: v for k, v in finding.metadata.items() if v is not None}
 
 
-def check_result(finding: rules.Finding) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
+def _as(kind, finding: rules.Finding):
+    """A finding as a check result inside a run, or as an evaluation a sensor records:
+    the same fields either way."""
+    return kind(
         asset_key=XERO_CONNECTION,
         check_name=finding.check,
         passed=finding.passed,
@@ -189,17 +191,14 @@ def check_result(finding: rules.Finding) -> dg.AssetCheckResult:
         description=finding.message,
         metadata=_metadata(finding),
     )
+
+
+def check_result(finding: rules.Finding) -> dg.AssetCheckResult:
+    return _as(dg.AssetCheckResult, finding)
 
 
 def check_evaluation(finding: rules.Finding) -> dg.AssetCheckEvaluation:
-    return dg.AssetCheckEvaluation(
-        asset_key=XERO_CONNECTION,
-        check_name=finding.check,
-        passed=finding.passed,
-        severity=SEVERITY.get(finding.severity, dg.AssetCheckSeverity.ERROR),
-        description=finding.message,
-        metadata=_metadata(finding),
-    )
+    return _as(dg.AssetCheckEvaluation, finding)
 
 
 @dg.multi_asset_check(
