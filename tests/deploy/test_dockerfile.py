@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from dagster._cli.code_server import code_server_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,12 +88,11 @@ def test_k8s_extra_is_dagster_k8s_of_the_pinned_release_set():
 
 
 def test_sandbox_is_not_part_of_the_product():
-    extras = PYPROJECT["project"]["optional-dependencies"]
-    if "sandbox" not in extras:
-        pytest.skip("the sandbox has not moved out of xero_pipelines/ yet (issue 10)")
-    assert not (ROOT / "xero_pipelines" / "sandbox").exists()
+    assert "sandbox" in PYPROJECT["project"]["optional-dependencies"]
+    assert not list((ROOT / "xero_pipelines").glob("sandbox/**/*.py"))
     base = " ".join(PYPROJECT["project"]["dependencies"])
-    assert "starlette" not in base and "uvicorn" not in base
+    for server in ("starlette", "uvicorn", "dagster-webserver"):
+        assert server not in base
 
 
 def test_runs_as_a_user_that_is_not_root():

@@ -29,6 +29,10 @@ PASS_ON = {
 WORKSPACE_HELP = "Dagster workspace file naming this code location."
 
 
+# What installs each command: the webserver is an extra (a code-location image has none).
+INSTALLED_BY = {"dagster-webserver": "pip install 'xero_pipelines[webserver]'"}
+
+
 def dagster_binary(name: str) -> str:
     """The Dagster command installed beside this Python (a venv), else on PATH."""
     beside = Path(sys.executable).with_name(name)
@@ -36,7 +40,8 @@ def dagster_binary(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if found is None:
-        raise CliError(f"{name} is not installed: install the project (pip install -e .)")
+        how = INSTALLED_BY.get(name, "install the project (pip install -e .)")
+        raise CliError(f"{name} is not installed: {how}")
     return found
 
 
