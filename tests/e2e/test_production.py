@@ -29,48 +29,54 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from dagster._core.events import DagsterEventType
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from tests.e2e.celery_workers import celery_env
 from tests.e2e.daemon import sensor_ticks
 from tests.e2e.graphql import DagsterApi
 from tests.e2e.helpers import XeroReader, daemon_env, load_crm, read_rows
 from tests.e2e.production import CLI, Stack, production_home
+from tests.e2e.production_data import (
+    NEW_ACCOUNTS,
+    NEW_OPPORTUNITIES,
+    REQUESTS,
+    all_records,
+    check_in_xero,
+    duplicates,
+    finished,
+    insert_rows,
+    more_crm,
+    step_succeeded,
+    step_worker,
+)
 from tests.e2e.test_celery_import import IMPORT_ASSETS, run_steps, table_count
 from tests.fixtures.databases import DatabaseFactory
 from tests.fixtures.pg_login import PgLogin, pg_login_fixture  # noqa: F401 (the fixture)
 from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.db import create_db_engine
-from xero_pipelines.db.models import (
-    CrmAccount,
-    CrmContact,
-    CrmOpportunity,
-    CrmOpportunityLine,
-    XeroDraftRequest,
-    XeroExportRequest,
-)
+from xero_pipelines.db.models import XeroDraftRequest, XeroExportRequest
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # dagster_graphql's client calls gql in a way gql deprecates; not ours to change
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gql.client"),
+]
 
 WAIT = 240  # seconds at most for any one thing the deployment must do
+RECOVERY = 360  # seconds at most for the batch to end after the daemon's restart
 INTERVAL, BATCH = 2, 20  # sensor ticks (s) and requests per run: the batch needs 10 runs
-MAX_RUNTIME = 60  # s a request run may last before run monitoring cancels it
-MONITORING = {"poll_interval_seconds": 2, "start_timeout_seconds": 60, "cancel_timeout_seconds": 10}
-NEW_ACCOUNTS = range(10, 160)  # the batch's 150 exports (accounts 1-9: load_crm's)
-NEW_OPPORTUNITIES = range(10, 60)  # the batch's 50 drafts, on accounts 1-9
+MAX_RUNTIME = 45  # s a request run may last before run monitoring cancels it (they take ~5)
+MONITORING = {"poll_interval_seconds": 2, "start_timeout_seconds": 45, "cancel_timeout_seconds": 10}
 HELD = "/api.xro/2.0/Invoices"  # the mirror whose worker is killed
-API = "/api.xro/2.0/"
+LIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 SENSORS = ("xero_export_request_sensor", "xero_draft_request_sensor")
 
 
@@ -80,9 +86,10 @@ SENSORS = ("xero_export_request_sensor", "xero_draft_request_sensor")
 @pytest.fixture
 def stack(
     tmp_path: Path, postgres_admin_url: str, pg_login: PgLogin, redis_url: str, monkeypatch
-) -> Iterator[tuple[Stack, Engine, Path]]:
-    """The CRM database, Dagster's storage and every service's environment; the stack is
-    closed (every process group stopped) however the test ends."""
+) -> Iterator[tuple[Stack, Engine, Path, dg.DagsterInstance]]:
+    """The CRM database, Dagster's storage (its tables made here, once, before two
+    services race to make them) and every service's environment; the stack is closed
+    (every process group stopped) however the test ends."""
     factory = DatabaseFactory("postgresql", tmp_path, postgres_admin_url)
     crm_url = factory.migrated()
     home = production_home(tmp_path, MONITORING)
@@ -103,7 +110,8 @@ def stack(
         cleanup.callback(engine.dispose)
         running = Stack(tmp_path, env)
         cleanup.callback(running.close)
-        yield running, engine, home
+        instance = cleanup.enter_context(dg.DagsterInstance.get())
+        yield running, engine, home, instance
 
 
 def connect_cli(stack: Stack) -> str:
@@ -125,99 +133,13 @@ def connect_cli(stack: Stack) -> str:
     return out
 
 
-def more_crm(engine: Engine) -> None:
-    """The batch's accounts (150 with a primary contact) and 50 more opportunities on the
-    accounts exported already (one line each)."""
-    accounts = [
-        {"id": i, "name": f"Pier Cargo {i} Ltd", "account_number": f"P-{i:03d}", "country": "NZ"}
-        for i in NEW_ACCOUNTS
-    ]
-    contacts = [
-        {
-            "id": 1000 + i,
-            "account_id": i,
-            "first_name": "Mere",
-            "last_name": f"Pier{i}",
-            "email": f"mere@pier{i}.example",
-            "is_primary": True,
-        }
-        for i in NEW_ACCOUNTS
-    ]
-    opportunities = [
-        {
-            "id": i,
-            "account_id": 1 + i % 9,
-            "name": f"Cargo lane {i}",
-            "opportunity_number": f"OPP-P-{i:03d}",
-            "currency_code": "NZD",
-            "amount": Decimal(500),
-        }
-        for i in NEW_OPPORTUNITIES
-    ]
-    lines = [
-        {
-            "id": 100 + i,
-            "opportunity_id": i,
-            "description": "Lane fee",
-            "quantity": Decimal(1),
-            "unit_price": Decimal(500),
-            "discount_rate": Decimal(0),
-            "tax_type": "OUTPUT2",
-        }
-        for i in NEW_OPPORTUNITIES
-    ]
-    with engine.begin() as conn:
-        for model, rows in (
-            (CrmAccount, accounts),
-            (CrmContact, contacts),
-            (CrmOpportunity, opportunities),
-            (CrmOpportunityLine, lines),
-        ):
-            conn.execute(insert(model), rows)
-
-
-def finished(engine: Engine) -> Counter[str]:
-    """Statuses of both request tables together."""
-    return Counter(
-        row.status
-        for model in (XeroExportRequest, XeroDraftRequest)
-        for row in read_rows(engine, model).values()
-    )
-
-
-def all_records(reader: XeroReader, path: str, **params: str) -> list[dict]:
-    """Every record of `path`, page by page (1,000 a page)."""
-    found, page = [], 1
-    while True:
-        batch = reader.get(path, page=page, pageSize=1000, **params)[path]
-        found += batch
-        if len(batch) < 1000:
-            return found
-        page += 1
-
-
-def duplicates(reader: XeroReader) -> dict[str, dict[str, int]]:
-    """Our contacts per AccountNumber and our documents per Reference seen more than once."""
-    numbers = Counter(
-        c.get("AccountNumber") for c in all_records(reader, "Contacts", includeArchived="true")
-    )
-    references = Counter(
-        d.get("Reference") for kind in ("Invoices", "Quotes") for d in all_records(reader, kind)
-    )
-    ours = ("E2E-", "P-", "OPP-")
-    return {
-        "contacts": {k: v for k, v in numbers.items() if k and k.startswith(ours) and v > 1},
-        "documents": {k: v for k, v in references.items() if k and k.startswith(ours) and v > 1},
-    }
-
-
 # --- the test -----------------------------------------------------------------------------
 
 
 def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_worker(
     stack, tmp_path
 ):
-    running, engine, home = stack
+    running, engine, home, instance = stack
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -238,7 +160,6 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
         running.worker(name)
     running.daemon(home)
     api = DagsterApi(running.webserver(home))
-    instance = dg.DagsterInstance.get()
     running.wait_for(
         lambda: all(sensor_ticks(instance, s) for s in SENSORS), "the sensors' first ticks", WAIT
     )
@@ -257,10 +178,10 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     # --- 2. export and draft requests, answered by the sensors' runs ----------------------
     load_crm(engine)
     insert_rows(engine, XeroExportRequest, [{"crm_account_id": i} for i in range(1, 10)])
-    running.wait_for(lambda: finished(engine) == {"done": 9}, "the 9 exports", WAIT)
+    all_done(running, engine, 9, "the 9 exports")
     drafts = [{"opportunity_id": i, "revenue_account_code": "200"} for i in range(1, 10)]
     insert_rows(engine, XeroDraftRequest, drafts)
-    running.wait_for(lambda: finished(engine) == {"done": 18}, "the 9 drafts", WAIT)
+    all_done(running, engine, 18, "the 9 drafts")
     reader = XeroReader(sandbox)
     check_in_xero(engine, reader)
     lap("18 requests")
@@ -280,16 +201,24 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
         WAIT,
     )
     runs_before = {r.run_id: r.status for r in instance.get_runs()}
+    in_flight = [r.run_id for r in instance.get_runs(dg.RunsFilter(statuses=LIVE))]
     running["daemon"].kill()
     lap("batch until the kill")
     running.daemon(home)
     running.wait_for(
-        lambda: set(finished(engine)) <= {"done", "failed"}, "every request to end", WAIT
+        lambda: set(finished(engine)) <= {"done", "failed"}, "every request to end", RECOVERY
     )
     outcome = finished(engine)
     lap("batch after the kill")
     assert outcome["done"] + outcome["failed"] == 218, outcome
-    for model in (XeroExportRequest, XeroDraftRequest):
+    # The kill hit runs at work: their processes died with the daemon's group, and run
+    # monitoring ended them (max runtime, start timeout) so the sensors retried their rows.
+    killed = {r[:8]: instance.get_run_by_id(r).status.value for r in in_flight}
+    assert any(s != "SUCCESS" for s in killed.values()), killed
+    retried = sum(
+        row.attempts > 1 for model in REQUESTS for row in read_rows(engine, model).values()
+    )
+    for model in REQUESTS:
         for row in read_rows(engine, model).values():
             assert row.status == "done" or row.error, row  # a failure says why
     assert duplicates(reader) == {"contacts": {}, "documents": {}}
@@ -317,7 +246,7 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     sandbox.clear_faults()
     running.worker(victim)
     time.sleep(5)  # the run's process polls a result no worker will ever send
-    assert api.status(killed_import) == "STARTED"
+    assert api.status(killed_import) == "STARTED", running.tails()
     assert not step_succeeded(instance, killed_import, "xero_invoices")
     api.cancel(killed_import)
     retry = api.reexecute_from_failure(killed_import)
@@ -330,12 +259,33 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
 
     # Nothing was lost with the daemon's kill: runs from before are still there.
     assert set(runs_before) <= set(api.runs())
-    print(f"\nat the kill: {dict(at_kill)}; outcome: {dict(outcome)}; timings (s): {timings}")
+    # No secret reached a log: Dagster storage's password, the token key.
+    secrets = [running.env["DAGSTER_PG_PASSWORD"], running.env["XERO_TOKEN_KEY"]]
+    for log in running.folder.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert not [s for s in secrets if s in text], f"a secret is in {log.name}"
+    print(
+        f"\nat the daemon's kill: {dict(at_kill)}, runs in flight {killed}; outcome: "
+        f"{dict(outcome)}, {retried} requests retried; timings (s): {timings}"
+    )
 
 
-def insert_rows(engine: Engine, model, rows: list[dict]) -> None:
-    with engine.begin() as conn:
-        conn.execute(insert(model), rows)
+def all_done(running: Stack, engine: Engine, count: int, what: str) -> None:
+    """Wait until `count` requests ended; every one must be `done` (a failure's sentence
+    is in the message)."""
+
+    def ended() -> bool:
+        statuses = finished(engine)
+        return statuses.total() == count and set(statuses) <= {"done", "failed"}
+
+    running.wait_for(ended, what, WAIT)
+    failed = [
+        (row.id, row.error)
+        for model in REQUESTS
+        for row in read_rows(engine, model).values()
+        if row.status != "done"
+    ]
+    assert not failed, failed
 
 
 def wait_for_run(running: Stack, api: DagsterApi, run_id: str, status: str) -> None:
@@ -345,27 +295,3 @@ def wait_for_run(running: Stack, api: DagsterApi, run_id: str, status: str) -> N
         WAIT,
     )
     assert ended == status, f"run {run_id} ended {ended}\n{running.tails()}"
-
-
-def step_worker(instance: dg.DagsterInstance, run_id: str, step: str) -> str | None:
-    """The Celery worker's name (before the `@`) once `step` started on it."""
-    found = run_steps(instance, run_id)[0].get(step)
-    if found is None or found.worker is None or found.pid is None:
-        return None
-    return found.worker.split("@")[0]
-
-
-def step_succeeded(instance: dg.DagsterInstance, run_id: str, step: str) -> bool:
-    records = instance.all_logs(run_id, of_type=DagsterEventType.STEP_SUCCESS)
-    return any(r.dagster_event.step_key == step for r in records)
-
-
-def check_in_xero(engine: Engine, reader: XeroReader) -> None:
-    """Every done export's contact and every done draft's document is in Xero."""
-    contacts = {c["ContactID"] for c in all_records(reader, "Contacts", includeArchived="true")}
-    documents = {d["InvoiceID"] for d in all_records(reader, "Invoices")}
-    documents |= {q["QuoteID"] for q in all_records(reader, "Quotes")}
-    for row in read_rows(engine, XeroExportRequest).values():
-        assert row.status != "done" or row.xero_contact_id in contacts, row
-    for row in read_rows(engine, XeroDraftRequest).values():
-        assert row.status != "done" or row.xero_document_id in documents, row
