@@ -224,7 +224,9 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     assert duplicates(reader) == {"contacts": {}, "documents": {}}
     check_in_xero(engine, reader)
 
-    # The history from before the kill, through a restarted webserver.
+    # The history from before the kill, through a restarted webserver: the instance keeps
+    # it nowhere but in PostgreSQL.
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     running.stop("webserver")
     api = DagsterApi(running.webserver(home))
     after = api.runs()
@@ -253,6 +255,7 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     wait_for_run(running, api, retry, "SUCCESS")
     latest = api.latest_materialisations(list(IMPORT_ASSETS))
     assert latest["xero_invoices"] == retry and set(latest.values()) <= {killed_import, retry}
+    assert step_worker(instance, retry, "xero_invoices"), "the retry ran on a Celery worker"
     invoices = len(all_records(reader, "Invoices", where='Type=="ACCREC"'))
     assert table_count(engine, "xero_invoices") == invoices
     lap("import killed and retried")
