@@ -18,7 +18,9 @@ connects with `xero-pipelines connect`, and:
    holds no duplicate, and the runs from before the kill are still in PostgreSQL;
 4. launches the import again with one mirror's Xero calls held, SIGKILLs the Celery worker
    running that mirror's step, restarts it, cancels the stuck run and re-executes it from
-   failure through GraphQL: the retry completes the import.
+   failure through GraphQL: the retry completes the import. (A step lost with its worker
+   is no step failure: the run waits for its result, docs/celery.md; so neither Dagster's
+   run retries nor `retry_on_asset_or_op_failure` apply, and the operator's retry is it.)
 
 Run monitoring's timings are shortened (`production_home`) and request runs may last
 MAX_RUNTIME seconds, so dead runs end in seconds rather than the production minutes.
@@ -124,11 +126,16 @@ def connect_cli(stack: Stack) -> str:
         stderr=subprocess.PIPE,
         text=True,
     )
-    for line in process.stdout:
-        if line.startswith("http"):
-            assert requests.get(line.strip(), timeout=30).status_code == 200
-            break
-    out, err = process.communicate(timeout=120)
+    try:
+        for line in process.stdout:
+            if line.startswith("http"):
+                assert requests.get(line.strip(), timeout=30).status_code == 200
+                break
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
     assert process.returncode == 0, (out, err)
     return out
 
