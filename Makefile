@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -n 2 --durations=25
+PYTEST_ARGS ?= -n 2 --dist worksteal --durations=25
 
 .PHONY: install demo test lint dev clean
 
@@ -25,9 +25,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Bytecode is written (an empty PYTHONDONTWRITEBYTECODE is off): the suite starts hundreds
+# of Python processes, each of which would otherwise compile the package again. worksteal
+# lets an idle worker take queued tests from the other, around the long end-to-end ones.
 test: lint
 	$(BIN)/dagster definitions validate -m xero_pipelines
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS)
 
 dev: install
 	mkdir -p .xero_pipelines/dagster && cp dagster.yaml .xero_pipelines/dagster/
