@@ -163,10 +163,8 @@ def connect(engine: Engine, sandbox_url: str, monkeypatch) -> None:
     connect_flow(engine, sandbox_app(sandbox_url), TokenCipher(key))
 
 
-def sync_mirrors(db_url: str, sandbox_url: str) -> None:
-    """The import's mirror assets, as the hourly schedule runs them."""
-    from xero_pipelines.assets.xero import xero_contacts, xero_organisation, xero_revenue_accounts
-
+def sandbox_resources(db_url: str, sandbox_url: str) -> dict[str, dg.ConfigurableResource]:
+    """The `crm` and `xero` resources of a run against the sandbox."""
     crm = CrmDatabase(url=db_url)
     xero = XeroResource(
         crm=crm,
@@ -176,10 +174,17 @@ def sync_mirrors(db_url: str, sandbox_url: str) -> None:
         identity_url=sandbox_url,
         login_url=sandbox_url,
     )
+    return {"crm": crm, "xero": xero}
+
+
+def sync_mirrors(db_url: str, sandbox_url: str) -> None:
+    """The import's mirror assets, as the hourly schedule runs them."""
+    from xero_pipelines.assets.xero import xero_contacts, xero_organisation, xero_revenue_accounts
+
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [xero_contacts, xero_revenue_accounts, xero_organisation],
-            resources={"crm": crm, "xero": xero},
+            resources=sandbox_resources(db_url, sandbox_url),
             instance=instance,
         )
     assert result.success

@@ -18,10 +18,8 @@ import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from sqlalchemy import Engine, func, select, update
 
-from tests.e2e.helpers import insert_requests, read_rows
+from tests.e2e.helpers import insert_requests, read_rows, sandbox_resources
 from xero_pipelines.db.models import CrmOpportunityLine, XeroDraftRequest, XeroExportRequest
-from xero_pipelines.resources.crm import CrmDatabase
-from xero_pipelines.resources.xero import XeroResource
 
 REFUSED_OPPORTUNITY = 2  # one of its lines gets a tax type Xero does not know
 
@@ -40,19 +38,6 @@ class UiRuns:
     refused_request_id: int
     refused_sentence: str  # the `error` written to the request row
     xero_said: str  # Xero's own words, inside that sentence
-
-
-def resources(db_url: str, sandbox_url: str) -> dict[str, dg.ConfigurableResource]:
-    crm = CrmDatabase(url=db_url)
-    xero = XeroResource(
-        crm=crm,
-        client_id="sandbox",
-        client_secret="sandbox",
-        api_url=sandbox_url,
-        identity_url=sandbox_url,
-        login_url=sandbox_url,
-    )
-    return {"crm": crm, "xero": xero}
 
 
 def sensor_tick_and_run(
@@ -99,7 +84,7 @@ def make_runs(
     import (mirrors for the requests), an export of accounts 1-3, drafts for two of their
     opportunities (one refused by Xero), and the import again, as the schedule would run
     it, so the summaries and their checks cover the new links."""
-    res = resources(db_url, sandbox_url)
+    res = sandbox_resources(db_url, sandbox_url)
     run_import(instance, res)
 
     insert_requests(engine, XeroExportRequest, [{"crm_account_id": i} for i in (1, 2, 3)])
