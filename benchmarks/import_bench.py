@@ -6,7 +6,8 @@
 
 What it measures, on production's path (the sandbox in its own process on loopback, the
 OAuth2 `connect` flow into a fresh CRM database, then `xero_import_job` from `defs` run
-by `import_run.py` in a child process, so its peak RSS is the run's own):
+by `import_run.py` in a child process, so its peak RSS is the run's own, plus its page
+writer processes' while they run):
 
 1. limits off: a full import, a run with nothing changed, and a run after 1% of the
    contacts and invoices changed. For each: API calls by endpoint (differences of
@@ -157,6 +158,16 @@ def run_import(
         ENDPOINT_OF[a]: max(1, math.ceil(assets[a].get("item_count", 0) / PAGE)) for a in MIRRORS
     } | dict.fromkeys(WHOLE_READS, 1)
     rss = max(data["peak_rss_kib"], data["peak_rss_children_kib"]) / 1024
+    # Page writers run beside the run's process: add what they held at once, at most
+    # (the mirrors run one after another, so the largest of the mirrors' writer sets).
+    writers = max(
+        (
+            m.get("page_writers", 0) * m.get("page_writer_peak_rss_mib", 0)
+            for m in data["assets"].values()
+        ),
+        default=0,
+    )
+    rss += writers
     return Run(
         label=label,
         wall=wall,

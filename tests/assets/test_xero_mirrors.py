@@ -351,7 +351,7 @@ def test_a_page_that_keeps_failing_fails_the_step_and_the_watermark_stays(
         failed = materialize([xero_contacts], resources, raise_on_error=False)
         assert not failed.success
         assert gateway.failed == 6  # the client tried page 3 six times
-        # page 1 was stored, page 2 not yet, and no watermark claims either
+        # page 2 was stored; page 1 waits to go last, with the watermark, which no run wrote
         assert count(db_url, XeroContactRow) == 1000
         assert sync_state(db_url, connected_tenant, "xero_contacts") is None
 

@@ -7,12 +7,14 @@ upserted by Xero id), in pages of 1,000, and writes each page as it arrives, so 
 holds a handful of pages whatever the size of the organisation. Once page 1 has told
 `pagination.pageCount`, the other pages are fetched a few at a time on a small thread
 pool (the client's pacer keeps the organisation within Xero's 5 calls in flight) and
-written, in order, from the caller's thread.
+stored as they come: in the caller's thread, or for a long read by a few writer
+processes (`assets/page_writers.py`), so decoding and writing use more than one core.
 
-The new watermark is written in the same transaction as the last page, so a run that
-dies mid-read leaves the old one: the next run reads those pages again. When Xero's
-`itemCount` moves during the read (records changed under the pages being read, which can
-shift a record from one page to another), the watermark is not moved either.
+Page 1 is stored last, in the same transaction as the new watermark, once every other
+page is in the table: a run that dies mid-read leaves the old watermark, and the next run
+reads those pages again. When Xero's `itemCount` moves during the read (records changed
+under the pages being read, which can shift a record from one page to another), the
+watermark is not moved either.
 """
 
 from __future__ import annotations
@@ -31,18 +33,31 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine
 
+from xero_pipelines.assets.page_writers import PageWriters
+from xero_pipelines.assets.pages import (
+    PREVIEW_ROWS,
+    REPORTED_SKIPS,
+    FinalState,
+    Page,
+    PageJob,
+    PageStored,
+    decode_and_store,
+    decode_page,
+    latest_update,
+    map_items,
+    store_page,
+)
 from xero_pipelines.assets.progress import NO_PROGRESS, MirrorProgress
-from xero_pipelines.db.engine import locked_transaction
-from xero_pipelines.db.sync_state import count_rows, read_sync_state, save_sync_state
-from xero_pipelines.db.upsert import UpsertCounts, upsert_rows
+from xero_pipelines.db.sync_state import read_sync_state
+from xero_pipelines.db.upsert import UpsertCounts
 from xero_pipelines.xero.client import XeroClient
-from xero_pipelines.xero.records import MappedPage, RecordKind, Skipped, map_page
+from xero_pipelines.xero.records import RecordKind, Skipped
 
 PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 4
+PAGE_WRITERS = 2  # writer processes for a long read: the cores of the 2-core reference machine
+PAGES_FOR_WRITERS = 8  # pages after page 1 that make a read long enough to start them
 OVERLAP = timedelta(seconds=5)
-REPORTED_SKIPS = 10
-PREVIEW_ROWS = 10
 TRIM_EVERY = 10  # pages
 
 log = logging.getLogger(__name__)
@@ -61,14 +76,6 @@ class MirrorSpec:
     archived: frozenset[str] = frozenset()  # statuses counted as archived
     compare: str = "updated_date_utc"  # the column that tells an unchanged row
     preview: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    number: int
-    items: list[Any]
-    item_count: int | None  # Xero's pagination.itemCount, when it sends one
-    page_count: int | None = None  # pagination.pageCount (1 for an unpaged endpoint)
 
 
 @dataclass
@@ -92,8 +99,37 @@ class MirrorReport:
     skipped_sample: list[Skipped] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
     rows_total: int = 0
+    page_writers: int = 0  # writer processes used (0: pages stored in the run's process)
+    page_writer_peak_rss_mib: float = 0.0  # the largest writer's peak
 
     item_count_moved: bool = False
+
+    def note_read(self, number: int, rows: int, item_count: int | None) -> None:
+        self.rows_read += rows
+        self.pages += 1
+        if item_count is not None:
+            if self.item_count is None:
+                self.item_count = item_count
+            self.item_count_moved |= item_count != self.item_count
+            self.last_item_count = item_count
+
+    def note_stored(self, stored: PageStored, logger: Any) -> None:
+        self.counts += stored.counts
+        self.archived += stored.archived
+        self.preview.extend(stored.preview[: max(0, PREVIEW_ROWS - len(self.preview))])
+        if stored.rows_total is not None:
+            self.rows_total = stored.rows_total
+        if stored.skipped:
+            self.skipped += stored.skipped
+            room = REPORTED_SKIPS - len(self.skipped_sample)
+            self.skipped_sample.extend(stored.skipped_sample[: max(0, room)])
+            logger.warning(
+                "%s page %d: %d record(s) skipped, e.g. %s",
+                self.asset,
+                stored.number,
+                stored.skipped,
+                "; ".join(f"{s.record_id}: {s.reason}" for s in stored.skipped_sample[:3]),
+            )
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -106,74 +142,26 @@ def _query(spec: MirrorSpec, page: int | None) -> dict[str, Any]:
     return query
 
 
-def _page(spec: MirrorSpec, number: int, body: Mapping[str, Any]) -> Page:
-    items = body.get(spec.kind.collection) or []
-    if not isinstance(items, list):
-        raise ValueError(f"Xero's {spec.path} answer has no {spec.kind.collection} list")
-    pagination = body.get("pagination")
-    counts = pagination if isinstance(pagination, Mapping) else {}
-    items_total, pages_total = counts.get("itemCount"), counts.get("pageCount")
-    return Page(
-        number,
-        items,
-        items_total if isinstance(items_total, int) else None,
-        pages_total if isinstance(pages_total, int) else None,
-    )
-
-
-def read_pages(
-    client: XeroClient,
-    spec: MirrorSpec,
-    since: datetime | None,
-    *,
-    in_flight: int = PAGES_IN_FLIGHT,
-) -> Iterator[Page]:
-    """Yield the read's pages in order: page 1, then the rest fetched `in_flight` at a
-    time. Without `pagination`, pages are read one by one until an empty one."""
-
-    def fetch(number: int | None) -> dict[str, Any]:
-        return client.get(spec.path, _query(spec, number), if_modified_since=since)
-
-    if not spec.paged:
-        yield replace(_page(spec, 1, fetch(None)), page_count=1)
-        return
-    first = fetch(1)
-    yield _page(spec, 1, first)
-    pagination = first.get("pagination")
-    page_count = pagination.get("pageCount") if isinstance(pagination, Mapping) else None
-    if not isinstance(page_count, int):
-        yield from _read_until_empty(spec, fetch, bool(first.get(spec.kind.collection)))
-        return
-    yield from _read_concurrently(spec, fetch, page_count, max(1, in_flight))
-
-
-def _read_until_empty(spec: MirrorSpec, fetch, more: bool) -> Iterator[Page]:
-    number = 1
-    while more:
-        number += 1
-        page = _page(spec, number, fetch(number))
-        more = bool(page.items)
-        if more:
-            yield page
-
-
-def _read_concurrently(spec: MirrorSpec, fetch, page_count: int, in_flight: int) -> Iterator[Page]:
-    """Pages 2..page_count, at most `in_flight` requested ahead of the one being written."""
-    pending: deque[tuple[int, Future]] = deque()
-    numbers = iter(range(2, page_count + 1))
-    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix=spec.asset) as pool:
+def fetch_ahead(
+    fetch: Callable[[int], bytes], numbers: range, in_flight: int
+) -> Iterator[tuple[int, bytes]]:
+    """`(number, body)` for each page of `numbers`, in order, at most `in_flight` fetched
+    ahead of the one the caller is on."""
+    pending: deque[tuple[int, Future[bytes]]] = deque()
+    remaining = iter(numbers)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="xero-page") as pool:
         try:
-            for number in numbers:
+            for number in remaining:
                 pending.append((number, pool.submit(fetch, number)))
                 if len(pending) >= in_flight:
                     break
             while pending:
                 number, future = pending.popleft()
                 body = future.result()
-                following = next(numbers, None)
+                following = next(remaining, None)
                 if following is not None:
                     pending.append((following, pool.submit(fetch, following)))
-                yield _page(spec, number, body)
+                yield number, body
         finally:
             for _, future in pending:
                 future.cancel()
@@ -182,7 +170,7 @@ def _read_concurrently(spec: MirrorSpec, fetch, page_count: int, in_flight: int)
 def _malloc_trim() -> Callable[[], object]:
     """glibc's `malloc_trim(0)`, or a no-op where there is none (macOS, musl).
 
-    The pages are decoded on the fetch threads, each with its own glibc arena; what they
+    The pages are received on the fetch threads, each with its own glibc arena; what they
     free stays in those arenas, so without a trim the process grows with the number of
     pages read (measured: +100 MiB over 300 pages of invoices), and with one it stays
     flat at a handful of pages."""
@@ -197,21 +185,13 @@ def _malloc_trim() -> Callable[[], object]:
 release_freed_memory = _malloc_trim()
 
 
-# ---- writing ---------------------------------------------------------------------------
+# ---- the read ----------------------------------------------------------------------------
 
 
 def _since(spec: MirrorSpec, watermark: datetime | None, full_refresh: bool) -> datetime | None:
     if full_refresh or not spec.incremental or watermark is None:
         return None
     return watermark - OVERLAP
-
-
-def _latest(current: datetime | None, rows: list[dict[str, Any]]) -> datetime | None:
-    stamps = [r["updated_date_utc"] for r in rows if r.get("updated_date_utc") is not None]
-    if not stamps:
-        return current
-    newest = max(stamps)
-    return newest if current is None or newest > current else current
 
 
 def _next_watermark(
@@ -224,67 +204,54 @@ def _next_watermark(
     return seen
 
 
-def _note(
-    report: MirrorReport, spec: MirrorSpec, mapped: MappedPage, page: Page, logger: Any
-) -> None:
-    report.rows_read += len(page.items)
-    report.pages += 1
-    if page.item_count is not None:
-        if report.item_count is None:
-            report.item_count = page.item_count
-        report.item_count_moved |= page.item_count != report.item_count
-        report.last_item_count = page.item_count
-    if mapped.skipped:
-        report.skipped += len(mapped.skipped)
-        room = REPORTED_SKIPS - len(report.skipped_sample)
-        report.skipped_sample.extend(mapped.skipped[: max(0, room)])
-        logger.warning(
-            "%s page %d: %d record(s) skipped, e.g. %s",
-            spec.asset,
-            page.number,
-            len(mapped.skipped),
-            "; ".join(f"{s.record_id}: {s.reason}" for s in mapped.skipped[:3]),
-        )
+@dataclass(frozen=True)
+class _Read:
+    """One mirror run's fixed parts, passed to the steps of `_mirror`."""
+
+    client: XeroClient
+    engine: Engine
+    spec: MirrorSpec
+    job: PageJob
+    since: datetime | None
+    in_flight: int
+    page_writers: int
+
+    def fetch(self, number: int | None) -> bytes:
+        query = _query(self.spec, number)
+        return self.client.get_bytes(self.spec.path, query, if_modified_since=self.since)
 
 
-def _write(
-    engine: Engine,
-    spec: MirrorSpec,
-    report: MirrorReport,
-    rows: list[dict[str, Any]],
-    *,
-    tenant_id: str,
-    rewrite: bool,
-    final_watermark: datetime | None = None,
-    synced_at: datetime | None = None,
-) -> None:
-    """One transaction: a page's rows and, with the last page, the mirror's state.
+def _pages_after_first(read: _Read, first: Page, report: MirrorReport) -> Iterator[PageStored]:
+    """Store pages 2..N: by writer processes for a long read, else in this process."""
+    if not read.spec.paged:
+        return
+    if first.page_count is None:
+        yield from _until_empty(read, bool(first.items))
+        return
+    numbers = range(2, first.page_count + 1)
+    bodies = fetch_ahead(read.fetch, numbers, max(1, read.in_flight))
+    with closing(bodies):
+        if read.page_writers and len(numbers) >= PAGES_FOR_WRITERS:
+            url = read.engine.url.render_as_string(hide_password=False)
+            with PageWriters(read.job, url, read.page_writers) as writers:
+                report.page_writers = writers.size
+                yield from writers.store_all(bodies)
+            peaks = writers.peak_rss_kib
+            report.page_writer_peak_rss_mib = round(max(peaks, default=0) / 1024, 1)
+            return
+        for number, body in bodies:
+            yield decode_and_store(read.engine, read.job, number, body)
 
-    It takes the write lock first (`BEGIN IMMEDIATE` on SQLite): a deferred transaction
-    that reads the stored versions and then writes fails at once ("database is locked")
-    when another connection committed in between, e.g. the token store recording Xero's
-    limit headers from a fetch thread."""
-    with locked_transaction(engine, refetchable=True) as conn:
-        result = upsert_rows(
-            conn, spec.kind.table, rows, compare=spec.compare, rewrite_unchanged=rewrite
-        )
-        if synced_at is not None:
-            report.rows_total = count_rows(conn, spec.kind.table, tenant_id)
-            save_sync_state(
-                conn,
-                tenant_id=tenant_id,
-                asset=spec.asset,
-                watermark=final_watermark,
-                synced_at=synced_at,
-                rows_total=report.rows_total,
-            )
-    report.counts += result.counts
-    status = spec.kind.status_column
-    if status and spec.archived:
-        report.archived += sum(1 for r in result.changed if r.get(status) in spec.archived)
-    room = PREVIEW_ROWS - len(report.preview)
-    if room > 0 and spec.preview:
-        report.preview.extend({c: r.get(c) for c in spec.preview} for r in result.changed[:room])
+
+def _until_empty(read: _Read, more: bool) -> Iterator[PageStored]:
+    """Without Xero's `pageCount` (some emulators), pages one by one until an empty one."""
+    number = 1
+    while more:
+        number += 1
+        page = decode_page(read.job, number, read.fetch(number))
+        more = bool(page.items)
+        if more:
+            yield store_page(read.engine, read.job, page, map_items(read.job, page))
 
 
 def mirror(
@@ -295,64 +262,71 @@ def mirror(
     tenant_id: str,
     full_refresh: bool = False,
     in_flight: int = PAGES_IN_FLIGHT,
+    page_writers: int = PAGE_WRITERS,
     logger: Any = log,
     progress: MirrorProgress = NO_PROGRESS,
 ) -> MirrorReport:
     """Read `spec`'s records from Xero (incrementally unless `full_refresh`) and upsert
     them into its mirror table, page by page; returns what was read and written.
 
-    Skipped records are logged as warnings on `logger` (the asset's `context.log`);
-    `progress` hears of page 1's counts and of every page (`assets/progress.py`)."""
-    try:
-        return _mirror(client, engine, spec, tenant_id, full_refresh, in_flight, logger, progress)
-    finally:
-        progress.finished(spec.asset)
-
-
-def _mirror(
-    client: XeroClient,
-    engine: Engine,
-    spec: MirrorSpec,
-    tenant_id: str,
-    full_refresh: bool,
-    in_flight: int,
-    logger: Any,
-    progress: MirrorProgress,
-) -> MirrorReport:
+    A read of `PAGES_FOR_WRITERS` pages or more after page 1 is stored by `page_writers`
+    child processes (`assets/page_writers.py`; 0: never). Skipped records are logged as
+    warnings on `logger` (the asset's `context.log`); `progress` hears of page 1's counts
+    and of every page (`assets/progress.py`)."""
     synced_at = datetime.now(UTC)
     with engine.connect() as conn:
         state = read_sync_state(conn, tenant_id, spec.asset)
     previous = state.watermark if state else None
     since = _since(spec, previous, full_refresh)
-    report = MirrorReport(spec.asset, since, previous, full_refresh=full_refresh)
-    seen: datetime | None = None
-    held: list[dict[str, Any]] = []  # written when the next page arrives, or with the state
-    # closing: a failed write stops the page fetches at once
-    with closing(read_pages(client, spec, since, in_flight=in_flight)) as pages:
-        for page in pages:
-            if page.number == 1:
-                progress.started(spec.asset, page.page_count, page.item_count)
-            progress.page(spec.asset, page.number, len(page.items))
-            mapped = map_page(spec.kind, page.items, tenant_id=tenant_id, synced_at=synced_at)
-            _note(report, spec, mapped, page, logger)
-            seen = _latest(seen, mapped.rows)
-            if held:
-                _write(engine, spec, report, held, tenant_id=tenant_id, rewrite=full_refresh)
-            held = mapped.rows
-            if page.number % TRIM_EVERY == 0:
-                release_freed_memory()
-    report.watermark = _next_watermark(previous, seen, report.item_count_moved)
-    _write(
-        engine,
-        spec,
-        report,
-        held,
+    job = PageJob(
+        collection=spec.kind.collection,
+        path=spec.path,
         tenant_id=tenant_id,
-        rewrite=full_refresh,
-        final_watermark=report.watermark,
         synced_at=synced_at,
+        compare=spec.compare,
+        rewrite=full_refresh,
+        archived=spec.archived,
+        preview=spec.preview,
     )
+    read = _Read(client, engine, spec, job, since, in_flight, page_writers)
+    report = MirrorReport(spec.asset, since, previous, full_refresh=full_refresh)
+    try:
+        _mirror(read, report, previous, logger, progress)
+    finally:
+        progress.finished(spec.asset)
     return report
+
+
+def _mirror(
+    read: _Read,
+    report: MirrorReport,
+    previous: datetime | None,
+    logger: Any,
+    progress: MirrorProgress,
+) -> None:
+    """Page 1 is read first and stored last, with the watermark, once every other page
+    is stored (whichever process stored it): the watermark never passes a page that is
+    not in the table."""
+    spec, job = read.spec, read.job
+    first = decode_page(job, 1, read.fetch(1 if spec.paged else None))
+    if not spec.paged:
+        first = replace(first, page_count=1)
+    progress.started(spec.asset, first.page_count, first.item_count)
+    progress.page(spec.asset, 1, len(first.items))
+    report.note_read(1, len(first.items), first.item_count)
+    held = map_items(job, first)
+    seen = latest_update(held.rows)
+    for stored in _pages_after_first(read, first, report):
+        report.note_read(stored.number, stored.rows_read, stored.item_count)
+        report.note_stored(stored, logger)
+        progress.page(spec.asset, stored.number, stored.rows_read)
+        if stored.latest is not None and (seen is None or stored.latest > seen):
+            seen = stored.latest
+        if stored.number % TRIM_EVERY == 0:
+            release_freed_memory()
+    report.watermark = _next_watermark(previous, seen, report.item_count_moved)
+    final = FinalState(spec.asset, report.watermark)
+    report.note_stored(store_page(read.engine, job, first, held, state=final), logger)
 
 
 # ---- what an operator reads in the UI --------------------------------------------------
@@ -417,4 +391,7 @@ def report_metadata(report: MirrorReport, spec: MirrorSpec) -> dict[str, Any]:
     }
     if report.item_count is not None:
         meta["item_count"] = report.item_count
+    if report.page_writers:
+        meta["page_writers"] = report.page_writers
+        meta["page_writer_peak_rss_mib"] = report.page_writer_peak_rss_mib
     return meta

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from xero_pipelines.assets.catalog import OWNER_LIST, schema_metadata, xero_kinds
 from xero_pipelines.assets.mirroring import (
+    PAGE_WRITERS,
+    PAGES_FOR_WRITERS,
     MirrorReport,
     MirrorSpec,
     call_delta,
@@ -98,6 +100,16 @@ class MirrorConfig(dg.Config):
         le=5,
         description="Pages fetched at once after page 1 (Xero allows 5 calls in flight).",
     )
+    page_writers: int = Field(
+        default=PAGE_WRITERS,
+        ge=0,
+        le=16,
+        description=(
+            "Child processes that decode and store the pages of a long read (one of "
+            f"{PAGES_FOR_WRITERS} pages or more), so a large import uses more than one "
+            "core; 0 stores every page in the run's own process."
+        ),
+    )
 
 
 def _run(
@@ -116,6 +128,7 @@ def _run(
         tenant_id=xero.tenant_id,
         full_refresh=config.full_refresh,
         in_flight=config.pages_in_flight,
+        page_writers=config.page_writers,
         logger=context.log,
         progress=mirror_progress(),  # the `import` command's bars when it runs in-process
     )
