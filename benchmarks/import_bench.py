@@ -6,8 +6,8 @@
 
 What it measures, on production's path (the sandbox in its own process on loopback, the
 OAuth2 `connect` flow into a fresh CRM database, then `xero_import_job` from `defs` run
-by `import_run.py` in a child process, so its peak RSS is the run's own, plus its page
-writer processes' while they run):
+by `import_run.py` in a child process, whose peak RSS is sampled with its page writer
+processes', `tree_memory.py`):
 
 1. limits off: a full import, a run with nothing changed, and a run after 1% of the
    contacts and invoices changed. For each: API calls by endpoint (differences of
@@ -54,6 +54,7 @@ from import_setup import (
     read_contacts,
 )
 from sandbox_process import sandbox_process
+from tree_memory import TreePeak
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.fixtures.postgres: the throwaway server
@@ -134,7 +135,10 @@ def run_import(
                     "--",
                 ]
                 cmd = [str(Path(sys.executable).parent / spy[0]), *spy[1:], *cmd]
-            code = subprocess.run(cmd, env=env, stdout=fh, stderr=fh, check=False).returncode
+            child = subprocess.Popen(cmd, env=env, stdout=fh, stderr=fh)
+            sampler = TreePeak(child.pid)
+            code = child.wait()
+            tree_peak_kib = sampler.stop()
         wall = time.perf_counter() - started
         sandbox_cpu = sb.cpu_seconds() - sandbox_cpu
         api, other = _stats_diff(sb.stats(), before)
@@ -157,17 +161,9 @@ def run_import(
     minimum = {
         ENDPOINT_OF[a]: max(1, math.ceil(assets[a].get("item_count", 0) / PAGE)) for a in MIRRORS
     } | dict.fromkeys(WHOLE_READS, 1)
-    rss = max(data["peak_rss_kib"], data["peak_rss_children_kib"]) / 1024
-    # Page writers run beside the run's process: add what they held at once, at most
-    # (the mirrors run one after another, so the largest of the mirrors' writer sets).
-    writers = max(
-        (
-            m.get("page_writers", 0) * m.get("page_writer_peak_rss_mib", 0)
-            for m in data["assets"].values()
-        ),
-        default=0,
-    )
-    rss += writers
+    # The run's process and its page writers together, sampled (tree_memory.py); never
+    # less than the run's own peak, which a sample may miss by a fraction of a second.
+    rss = max(tree_peak_kib, data["peak_rss_kib"]) / 1024
     return Run(
         label=label,
         wall=wall,
