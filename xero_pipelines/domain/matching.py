@@ -293,7 +293,13 @@ def plan_links(
     taken = {link.xero_contact_id for link in kept} | {f.to_contact_id for f in followed}
     linked = {link.crm_account_id for link in kept} | {f.crm_account_id for f in followed}
     unlinked = {aid: account_keys(a) for aid, a in by_id.items() if aid not in linked}
-    added, ambiguous = _match_unlinked(unlinked, ContactIndex(contact_list), taken)
+    added: list[Link] = []
+    ambiguous: dict[int, Match] = {}
+    if unlinked:
+        # Only contacts nobody holds can be matched: indexing the others (most of them,
+        # once an organisation is linked) would normalise their names for nothing.
+        free = ContactIndex(c for c in contact_list if c.contact_id not in taken)
+        added, ambiguous = _match_unlinked(unlinked, free, taken)
     reported = [
         Ambiguity(aid, by_id[aid].name, match.rule, match.contact_ids)
         for aid, match in ambiguous.items()
