@@ -29,6 +29,7 @@ from xero_pipelines.assets.mirroring import PAGES_FOR_WRITERS
 from xero_pipelines.assets.xero import xero_invoices
 from xero_pipelines.db.mirrors import XeroInvoiceRow
 
+WRITERS = {"page_writers": 2, "page_writers_from": 8}  # ~10 pages, not the default's 20
 COLUMNS = ("invoice_id", "status", "total", "amount_due", "updated_date_utc", "raw")
 BROKEN_PAGE = 6
 
@@ -37,7 +38,7 @@ def seed_a_long_read(sandbox, xero_user) -> int:
     """Enough sales invoices for page writers to start; Xero's count of them."""
     sandbox.seed(contacts=300, invoices=12_000, seed=21)
     sales = item_count(xero_user, "Invoices", **ACCREC)
-    assert math.ceil(sales / 1000) - 1 >= PAGES_FOR_WRITERS
+    assert PAGES_FOR_WRITERS > math.ceil(sales / 1000) - 1 >= WRITERS["page_writers_from"]
     return sales
 
 
@@ -50,7 +51,7 @@ def test_a_long_read_stored_by_writers_equals_one_stored_in_process(
 ):
     sales = seed_a_long_read(sandbox, xero_user)
     before = api_calls(sandbox)
-    result = materialize([xero_invoices], xero_resources, page_writers=2)
+    result = materialize([xero_invoices], xero_resources, **WRITERS)
     assert calls_since(sandbox, before) == {"Invoices": math.ceil(sales / 1000)}
     m = meta(result, "xero_invoices")
     assert m["page_writers"] == 2
@@ -64,11 +65,11 @@ def test_a_long_read_stored_by_writers_equals_one_stored_in_process(
     by_writers = stored(db_url)
     assert len(by_writers) == sales
 
-    rewritten = materialize([xero_invoices], xero_resources, full_refresh=True, page_writers=0)
+    rewritten = materialize([xero_invoices], xero_resources, full_refresh=True)
     m = meta(rewritten, "xero_invoices")
-    assert "page_writers" not in m
+    assert "page_writers" not in m  # too short a read for the default threshold
     assert (m["rows_unchanged"], m["rows_read"]) == (sales, sales)
-    assert stored(db_url) == by_writers  # the run's own process writes the same rows
+    assert stored(db_url) == by_writers  # the run's own process wrote the same rows
 
 
 def failure_text(result) -> str:
@@ -95,7 +96,7 @@ def test_a_page_a_writer_cannot_store_fails_the_read_and_the_watermark_stays(
         xero = make_xero_resource(api_url=gateway.url)
         resources = {"crm": xero.crm, "xero": xero}
         gateway.edit = break_page
-        failed = materialize([xero_invoices], resources, page_writers=2, raise_on_error=False)
+        failed = materialize([xero_invoices], resources, **WRITERS, raise_on_error=False)
         assert not failed.success
         message = failure_text(failed)
         assert f"page {BROKEN_PAGE}: ValueError" in message
@@ -104,7 +105,7 @@ def test_a_page_a_writer_cannot_store_fails_the_read_and_the_watermark_stays(
         assert sync_state(db_url, connected_tenant, "xero_invoices") is None
 
         gateway.edit = None
-        rerun = materialize([xero_invoices], resources, page_writers=2)
+        rerun = materialize([xero_invoices], resources, **WRITERS)
     assert meta(rerun, "xero_invoices")["rows_total"] == count(db_url, XeroInvoiceRow) == sales
     watermark = sync_state(db_url, connected_tenant, "xero_invoices").watermark
     assert watermark == max_updated(db_url, XeroInvoiceRow)
@@ -144,7 +145,7 @@ def test_a_writer_killed_mid_read_fails_the_read_and_the_watermark_stays(
         xero = make_xero_resource(api_url=gateway.url)
         gateway.edit = kill_the_writers
         failed = materialize(
-            [xero_invoices], {"crm": xero.crm, "xero": xero}, page_writers=2, raise_on_error=False
+            [xero_invoices], {"crm": xero.crm, "xero": xero}, **WRITERS, raise_on_error=False
         )
     assert len(killed) == 2
     assert not failed.success

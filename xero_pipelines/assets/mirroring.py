@@ -56,7 +56,10 @@ from xero_pipelines.xero.records import RecordKind, Skipped
 PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 4
 PAGE_WRITERS = 2  # writer processes for a long read: the cores of the 2-core reference machine
-PAGES_FOR_WRITERS = 8  # pages after page 1 that make a read long enough to start them
+# Pages after page 1 that make a read worth the writers' start (~0.5 CPU-s each, against
+# ~0.1 CPU-s a page): contacts and invoices of a large organisation, not its 9 pages of
+# credit notes or an hourly run's changes.
+PAGES_FOR_WRITERS = 20
 OVERLAP = timedelta(seconds=5)
 TRIM_EVERY = 10  # pages
 
@@ -215,6 +218,7 @@ class _Read:
     since: datetime | None
     in_flight: int
     page_writers: int
+    writers_from: int
 
     def fetch(self, number: int | None) -> bytes:
         query = _query(self.spec, number)
@@ -231,7 +235,7 @@ def _pages_after_first(read: _Read, first: Page, report: MirrorReport) -> Iterat
     numbers = range(2, first.page_count + 1)
     bodies = fetch_ahead(read.fetch, numbers, max(1, read.in_flight))
     with closing(bodies):
-        if read.page_writers and len(numbers) >= PAGES_FOR_WRITERS:
+        if read.page_writers and len(numbers) >= read.writers_from:
             url = read.engine.url.render_as_string(hide_password=False)
             with PageWriters(read.job, url, read.page_writers) as writers:
                 report.page_writers = writers.size
@@ -263,13 +267,14 @@ def mirror(
     full_refresh: bool = False,
     in_flight: int = PAGES_IN_FLIGHT,
     page_writers: int = PAGE_WRITERS,
+    page_writers_from: int = PAGES_FOR_WRITERS,
     logger: Any = log,
     progress: MirrorProgress = NO_PROGRESS,
 ) -> MirrorReport:
     """Read `spec`'s records from Xero (incrementally unless `full_refresh`) and upsert
     them into its mirror table, page by page; returns what was read and written.
 
-    A read of `PAGES_FOR_WRITERS` pages or more after page 1 is stored by `page_writers`
+    A read of `page_writers_from` pages or more after page 1 is stored by `page_writers`
     child processes (`assets/page_writers.py`; 0: never). Skipped records are logged as
     warnings on `logger` (the asset's `context.log`); `progress` hears of page 1's counts
     and of every page (`assets/progress.py`)."""
@@ -288,7 +293,7 @@ def mirror(
         archived=spec.archived,
         preview=spec.preview,
     )
-    read = _Read(client, engine, spec, job, since, in_flight, page_writers)
+    read = _Read(client, engine, spec, job, since, in_flight, page_writers, page_writers_from)
     report = MirrorReport(spec.asset, since, previous, full_refresh=full_refresh)
     try:
         _mirror(read, report, previous, logger, progress)

@@ -105,10 +105,14 @@ class MirrorConfig(dg.Config):
         ge=0,
         le=16,
         description=(
-            "Child processes that decode and store the pages of a long read (one of "
-            f"{PAGES_FOR_WRITERS} pages or more), so a large import uses more than one "
-            "core; 0 stores every page in the run's own process."
+            "Child processes that decode and store the pages of a long read, so a large "
+            "import uses more than one core; 0 stores every page in the run's process."
         ),
+    )
+    page_writers_from: int = Field(
+        default=PAGES_FOR_WRITERS,
+        ge=1,
+        description="Pages after page 1 from which a read is long enough for page writers.",
     )
 
 
@@ -129,6 +133,7 @@ def _run(
         full_refresh=config.full_refresh,
         in_flight=config.pages_in_flight,
         page_writers=config.page_writers,
+        page_writers_from=config.page_writers_from,
         logger=context.log,
         progress=mirror_progress(),  # the `import` command's bars when it runs in-process
     )
