@@ -22,6 +22,7 @@ from .state import Sandbox
 MAX_LIMIT = 10**9  # calls per minute/day, or at once
 LIMIT_KEYS = ("minute", "day", "concurrent", "app_minute")
 CONFIG_KEYS = ("access_token_ttl", "refresh_grace", "code_ttl", "idempotency_window")
+MAX_WINDOW = 3600  # seconds a minute window may be stretched to; at least 1 (0 is no limit)
 
 
 def _sb(request: Request) -> Sandbox:
@@ -78,6 +79,14 @@ def _seconds(body: dict[str, Any], key: str) -> float:
     if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
         raise ValueError(f"{key} must be between 0 and {MAX_SECONDS:,} seconds")
     return value
+
+
+def _window(body: dict[str, Any]) -> float:
+    """`minute_window`: the seconds a minute window lasts, from 1 to MAX_WINDOW."""
+    value = _seconds(body, "minute_window")
+    if not 1 <= value <= MAX_WINDOW:
+        raise ValueError(f"minute_window must be between 1 and {MAX_WINDOW:,} seconds")
+    return float(value)
 
 
 async def reset(request: Request) -> Response:
@@ -156,12 +165,15 @@ async def limits(request: Request) -> Response:
             # check everything before changing anything, so a bad request changes nothing
             limits = {k: _whole(body, k, 0, MAX_LIMIT) for k in LIMIT_KEYS if k in body}
             timings = {k: _seconds(body, k) for k in CONFIG_KEYS if k in body}
+            window = _window(body) if "minute_window" in body else None
             if "enabled" in body and not isinstance(body["enabled"], bool):
                 raise ValueError(f"enabled must be true or false, got {body['enabled']!r}")
             for key, whole in limits.items():
                 setattr(sb.config.limits, key, whole)
             if "enabled" in body:
                 sb.config.limits.enabled = body["enabled"]
+            if window is not None:
+                sb.config.limits.minute_window = window
             for key, value in timings.items():
                 setattr(sb.config, key, int(value) if float(value).is_integer() else value)
             sb.idempotency.window = sb.config.idempotency_window

@@ -22,6 +22,9 @@ class Limits:
     concurrent: int = 5
     app_minute: int = 10_000
     enabled: bool = True
+    # Seconds a "minute" window lasts (Xero's: 60). A test of pacing against the real clock
+    # shortens it, so a read that crosses several windows takes seconds, not minutes.
+    minute_window: float = 60.0
 
 
 @dataclass

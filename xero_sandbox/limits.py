@@ -2,7 +2,8 @@
 
 Windows are fixed (they start at the first call and last 60 s / 24 h), which is what Xero's
 `Retry-After` describes: the seconds left until the window that was exhausted starts again.
-Refused calls do not count against the limits.
+The minute windows last `Limits.minute_window` seconds (60, as Xero's; a test may shorten
+them). Refused calls do not count against the limits.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ class _Window:
     start: float = 0.0
     count: int = 0
 
-    def roll(self, now: float) -> None:
+    def roll(self, now: float, length: float | None = None) -> None:
+        """Start a new window if this one is over; `length` (if given) is the window's
+        current setting, read at every call so a changed limit applies at once."""
+        if length is not None:
+            self.length = length
         if now - self.start >= self.length:
             self.start, self.count = now, 0
 
@@ -65,28 +70,33 @@ class RateLimiter:
             "X-AppMinLimit-Remaining": str(max(0, lim.app_minute - self.app_minute.count)),
         }
 
+    def _roll(self, u: _TenantUsage, now: float) -> None:
+        minute = self.limits.minute_window
+        u.minute.roll(now, minute)
+        u.day.roll(now)
+        self.app_minute.roll(now, minute)
+
     def headers(self, tenant_id: str | None) -> dict[str, str]:
         """The three headers without counting a call; no tenant (refused before one was known)
         shows an untouched organisation's allowance and the app's real one."""
         now = time.monotonic()
         with self.lock:
             u = self.usage.setdefault(tenant_id, _TenantUsage()) if tenant_id else _TenantUsage()
-            u.minute.roll(now)
-            u.day.roll(now)
-            self.app_minute.roll(now)
+            self._roll(u, now)
             return self._headers(u)
 
     def retry_after(self, tenant_id: str, kind: str) -> int | None:
         """What Xero would put in Retry-After for a limit of this kind right now."""
         now = time.monotonic()
+        whole_minute = max(1, math.ceil(self.limits.minute_window))
         with self.lock:
             u = self.usage.setdefault(tenant_id, _TenantUsage())
             if kind == "minute":
-                return u.minute.retry_after(now) if u.minute.count else 60
+                return u.minute.retry_after(now) if u.minute.count else whole_minute
             if kind == "day":
                 return u.day.retry_after(now) if u.day.count else 86_400
             if kind == "appminute":
-                return self.app_minute.retry_after(now) if self.app_minute.count else 60
+                return self.app_minute.retry_after(now) if self.app_minute.count else whole_minute
             return None
 
     def acquire(self, tenant_id: str) -> Decision:
@@ -95,9 +105,7 @@ class RateLimiter:
         lim = self.limits
         with self.lock:
             u = self.usage.setdefault(tenant_id, _TenantUsage())
-            u.minute.roll(now)
-            u.day.roll(now)
-            self.app_minute.roll(now)
+            self._roll(u, now)
             if lim.enabled:
                 problem, retry = None, None
                 if u.in_flight >= lim.concurrent:

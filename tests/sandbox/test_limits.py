@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -93,3 +94,22 @@ def test_identity_paths_are_not_rate_limited(sandbox: SandboxClient) -> None:
             headers={"Authorization": f"Bearer {conn.access_token}"},
         )
         assert r.status_code == 200
+
+
+def test_a_shortened_minute_window_turns_in_its_own_seconds(sandbox: SandboxClient) -> None:
+    """`minute_window` makes Xero's minute last fewer seconds, so a real-clock test of
+    pacing crosses windows in seconds; Retry-After and the headers follow it."""
+    assert sandbox.limits()["minute_window"] == 60
+    sandbox.limits(minute=2, minute_window=1)
+    conn = sandbox.connect()
+    assert [_get(sandbox, conn.headers()).status_code for _ in range(2)] == [200, 200]
+    refused = _get(sandbox, conn.headers())
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    time.sleep(1.05)  # the sandbox counts its window on the real clock
+    again = _get(sandbox, conn.headers())
+    assert again.status_code == 200 and again.headers["X-MinLimit-Remaining"] == "1"
+    for bad in (0, 0.5, 3601, "x", True):
+        r = requests.post(f"{sandbox.url}/_sandbox/limits", json={"minute_window": bad}, timeout=10)
+        assert r.status_code == 400 and "minute_window" in r.json()["error"], (bad, r.text)
+    sandbox.reset()
+    assert sandbox.limits()["minute_window"] == 60
