@@ -6,28 +6,48 @@ never as a traceback (see `cli.errors.one_line_errors`).
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import click
 
-from xero_pipelines.cli.connection import connect, disconnect, reconnect, status
-from xero_pipelines.cli.crm import crm
-from xero_pipelines.cli.db import db
-from xero_pipelines.cli.demo import demo
 from xero_pipelines.cli.errors import CliError, describe
-from xero_pipelines.cli.imports import import_command
-from xero_pipelines.cli.preflight import preflight
-from xero_pipelines.cli.requests import requests
-from xero_pipelines.cli.sandbox import sandbox
-from xero_pipelines.cli.serve import serve
-from xero_pipelines.cli.settings import settings
+
+# Each command's module, imported only when that command runs (or `--help` lists them):
+# `status` or `settings` need no Dagster, whose import took half of every command's
+# start-up, paid again by each call a script (or the test suite) makes.
+COMMANDS = {
+    "db": ("xero_pipelines.cli.db", "db"),
+    "crm": ("xero_pipelines.cli.crm", "crm"),
+    "demo": ("xero_pipelines.cli.demo", "demo"),
+    "connect": ("xero_pipelines.cli.connection", "connect"),
+    "reconnect": ("xero_pipelines.cli.connection", "reconnect"),
+    "disconnect": ("xero_pipelines.cli.connection", "disconnect"),
+    "status": ("xero_pipelines.cli.connection", "status"),
+    "settings": ("xero_pipelines.cli.settings", "settings"),
+    "sandbox": ("xero_pipelines.cli.sandbox", "sandbox"),
+    "preflight": ("xero_pipelines.cli.preflight", "preflight"),
+    "serve": ("xero_pipelines.cli.serve", "serve"),
+    "requests": ("xero_pipelines.cli.requests", "requests"),
+    "import": ("xero_pipelines.cli.imports", "import_command"),
+}
 
 DEBUG_ENV = "XERO_PIPELINES_DEBUG"
 
 
 class OneLineGroup(click.Group):
     """Turns any error no command anticipated into one line too (the traceback stays
-    available with XERO_PIPELINES_DEBUG=1), so scripts and people never get a stack."""
+    available with XERO_PIPELINES_DEBUG=1), so scripts and people never get a stack; and
+    loads each command from COMMANDS when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS and name not in self.commands:
+            module, attribute = COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -46,18 +66,3 @@ class OneLineGroup(click.Group):
 @click.version_option(package_name="xero_pipelines")
 def main() -> None:
     """Keep a CRM and a Xero organisation in step (see README.md)."""
-
-
-main.add_command(db)
-main.add_command(crm)
-main.add_command(demo)
-main.add_command(connect)
-main.add_command(reconnect)
-main.add_command(disconnect)
-main.add_command(status)
-main.add_command(settings)
-main.add_command(sandbox)
-main.add_command(preflight)
-main.add_command(serve)
-main.add_command(requests)
-main.add_command(import_command)
