@@ -23,7 +23,7 @@ from pathlib import Path
 
 from celery import Celery
 
-from tests.e2e.daemon import ROOT, _stop
+from tests.e2e.daemon import ROOT, _stop_all
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 180  # seconds for every worker to answer a ping (it imports the code location)
@@ -69,6 +69,7 @@ def celery_env(broker: str, backend: str | None = None) -> dict[str, str]:
 class Workers:
     processes: dict[str, subprocess.Popen]
     logs: dict[str, Path]
+    broker: str = ""
 
     def log_tail(self, lines: int = 40) -> str:
         out = []
@@ -81,6 +82,15 @@ class Workers:
         dead = [name for name, p in self.processes.items() if p.poll() is not None]
         if dead:
             raise RuntimeError(f"Celery worker(s) {dead} exited:\n{self.log_tail()}")
+
+    def wait_until_answering(self) -> None:
+        """Until every worker answers a ping through the broker (it has loaded the code
+        location), so each takes steps from the run's first."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not set(self.processes) <= answering(self.broker):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery workers did not start:\n{self.log_tail()}")
 
 
 def answering(broker: str) -> set[str]:
@@ -98,9 +108,10 @@ def celery_workers(
     concurrency: int = 1,
     includes: Sequence[str] = (),
 ) -> Iterator[Workers]:
-    """Start one worker per name; yield once every one answers a ping; stop them all
-    (and their pool processes) when the block ends, whatever happened."""
-    workers = Workers({}, {})
+    """Start one worker per name and yield at once (a test prepares its run while they
+    load the code location, then calls `wait_until_answering`); stop them all (and their
+    pool processes) when the block ends, whatever happened."""
+    workers = Workers({}, {}, env["CELERY_BROKER_URL"])
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     try:
         for name in names:
@@ -115,15 +126,9 @@ def celery_workers(
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not set(names) <= answering(env["CELERY_BROKER_URL"]):
-            workers.check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery workers did not start:\n{workers.log_tail()}")
         yield workers
     finally:
-        for process in workers.processes.values():
-            _stop(process)
+        _stop_all(workers.processes.values())
 
 
 def execute_job(home: Path, env: Mapping[str, str], job: str, log: Path) -> int:

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,17 +105,29 @@ def dagster_daemon(
 
 
 def _stop(process: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        # the daemon is gone; give its children the same signal, then stop
-        time.sleep(0.5)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        return
+    _stop_all([process])
+
+
+def _stop_all(processes: Iterable[subprocess.Popen], grace: float = 30.0) -> None:
+    """Stop processes as an operator would: SIGTERM to each one's process group, all at
+    once, then wait for them (`grace` seconds at most, together), then SIGKILL each group,
+    so what a process started goes with it. Together, not one after another: each takes
+    seconds to shut down, and a test's teardown would last their sum."""
+    processes = list(processes)
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    time.sleep(0.5)  # the leaders are gone or late; their children had the same signal
+    for process in processes:
+        _signal_group(process, signal.SIGKILL)
+    for process in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)

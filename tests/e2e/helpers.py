@@ -4,6 +4,7 @@ raw HTTP (never through the production client, so the client cannot vouch for it
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -155,11 +156,19 @@ class XeroReader:
         return r.json()
 
 
-def connect(engine: Engine, sandbox_url: str, monkeypatch) -> None:
-    """`xero-pipelines connect`'s flow against the sandbox; the token key goes into the
-    environment the daemon inherits, as a deployment sets XERO_TOKEN_KEY."""
+def token_key(monkeypatch) -> bytes:
+    """A new XERO_TOKEN_KEY in the environment the services inherit, as a deployment sets
+    it: a test that starts its Celery workers (or daemon) before it connects makes the key
+    first."""
     key = Fernet.generate_key()
     monkeypatch.setenv("XERO_TOKEN_KEY", key.decode())
+    return key
+
+
+def connect(engine: Engine, sandbox_url: str, monkeypatch) -> None:
+    """`xero-pipelines connect`'s flow against the sandbox, with the test's XERO_TOKEN_KEY
+    (a new one if it has none yet; every test starts without one)."""
+    key = os.environ.get("XERO_TOKEN_KEY", "").encode() or token_key(monkeypatch)
     connect_flow(engine, sandbox_app(sandbox_url), TokenCipher(key))
 
 

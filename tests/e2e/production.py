@@ -26,7 +26,7 @@ import requests
 import yaml
 
 from tests.e2e.celery_workers import BIN, answering, worker_command
-from tests.e2e.daemon import ROOT, _stop
+from tests.e2e.daemon import ROOT, _stop, _stop_all
 from tests.e2e.webserver import _wait_until_loaded
 from tests.fixtures.postgres import _free_port
 
@@ -132,12 +132,22 @@ class Stack:
         self.wait_for(lambda: _answers(f"{url}/_sandbox/stats"), "the sandbox", START_TIMEOUT)
         return url
 
-    def worker(self, name: str) -> Service:
-        """A Celery worker (one step at a time) started as docs/celery.md says, once it
-        answers a ping through the broker."""
-        service = self.start(f"celery-{name}", worker_command(name, concurrency=1))
+    def start_worker(self, name: str) -> Service:
+        """Start a Celery worker (one step at a time) as docs/celery.md says; it answers
+        once it has loaded the code location (`wait_for_workers`)."""
+        return self.start(f"celery-{name}", worker_command(name, concurrency=1))
+
+    def wait_for_workers(self, *names: str) -> None:
+        """Until every named worker answers a ping through the broker."""
         broker = self.env["CELERY_BROKER_URL"]
-        self.wait_for(lambda: name in answering(broker), f"Celery worker {name}", START_TIMEOUT)
+        self.wait_for(
+            lambda: set(names) <= answering(broker), f"Celery workers {names}", START_TIMEOUT
+        )
+
+    def worker(self, name: str) -> Service:
+        """A Celery worker, once it answers a ping through the broker."""
+        service = self.start_worker(name)
+        self.wait_for_workers(name)
         return service
 
     def daemon(self, home: Path) -> Service:
@@ -145,13 +155,19 @@ class Stack:
         workspace = str(home / "workspace.yaml")
         return self.start("daemon", [CLI, "serve", "daemon", "-w", workspace])
 
-    def webserver(self, home: Path) -> str:
-        """`xero-pipelines serve webserver` on a free port, once the code location loaded."""
+    def start_webserver(self, home: Path) -> Service:
+        """`xero-pipelines serve webserver` on a free port; `wait_for_webserver` waits for
+        its code location to load. Started beside the other services, not after them:
+        each spends seconds importing the code location."""
         port = _free_port()
         workspace = str(home / "workspace.yaml")
         command = [CLI, "serve", "webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)]
-        service = self.start("webserver", command)
         self.webserver_url = f"http://127.0.0.1:{port}"
+        return self.start("webserver", command)
+
+    def wait_for_webserver(self) -> str:
+        """The current webserver's URL, once its code location loaded."""
+        service = self["webserver"]
         _wait_until_loaded(service.process, self.webserver_url, service.log)
         return self.webserver_url
 
@@ -162,8 +178,7 @@ class Stack:
     def close(self) -> None:
         """Stop everything this stack started, killed or not: a killed leader may leave
         members of its group running (none expected, but a test must not leak them)."""
-        for service in [*self.services.values(), *self.stopped]:
-            _stop(service.process)
+        _stop_all(service.process for service in [*self.services.values(), *self.stopped])
 
 
 def _answers(url: str) -> bool:

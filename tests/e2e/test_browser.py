@@ -18,7 +18,7 @@ from tests.e2e.browser import Page, chromium, require_chromium
 from tests.e2e.daemon import ROOT, prepare_home
 from tests.e2e.helpers import connect, daemon_env, load_crm
 from tests.e2e.ui_runs import make_runs
-from tests.e2e.webserver import dagster_webserver
+from tests.e2e.webserver import webserver_process
 
 pytestmark = pytest.mark.slow
 
@@ -62,21 +62,23 @@ def test_operators_see_every_asset_the_request_tags_and_xeros_error(
     connect(db_engine, sandbox.url, monkeypatch)
     load_crm(db_engine)
     home = prepare_home(tmp_path)
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-    try:
-        runs = make_runs(instance, db_engine, db_url, sandbox.url)
-    finally:
-        instance.dispose()
-    tags = shown_tags(runs.export.sensor_tags)
-    assert any(t.startswith("xero_pipelines/request_ids: ") for t in tags), tags
-    names = asset_names()
-
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))  # its storages
     env = daemon_env(db_url, sandbox.url, interval=30, batch=50)
+    # The webserver and the browser start while this process makes the runs (the webserver
+    # spends seconds loading the code location); the pages are read once both are done.
     with (
-        dagster_webserver(home, env, tmp_path / "webserver.log") as url,
+        webserver_process(home, env, tmp_path / "webserver.log") as server,
         chromium(tmp_path / "chromedriver.log") as driver,
     ):
-        page = Page(driver, url, tmp_path)
+        try:
+            runs = make_runs(instance, db_engine, db_url, sandbox.url)
+        finally:
+            instance.dispose()
+        tags = shown_tags(runs.export.sensor_tags)
+        assert any(t.startswith("xero_pipelines/request_ids: ") for t in tags), tags
+        names = asset_names()
+
+        page = Page(driver, server.wait_until_loaded(), tmp_path)
         # No newsletter dialog over the pictures; the graph top-down, so it fits the width.
         page.remember({"communityNux": "1", "asset-graph-direction": "vertical"})
 

@@ -32,7 +32,7 @@ from sqlalchemy import Engine, make_url, text
 
 from tests.e2e.celery_workers import celery_env, celery_workers, execute_job
 from tests.e2e.daemon import prepare_home
-from tests.e2e.helpers import XeroReader, connect, daemon_env, load_crm
+from tests.e2e.helpers import XeroReader, connect, daemon_env, load_crm, token_key
 from tests.fixtures.databases import DatabaseFactory
 from tests.fixtures.sandbox import SandboxClient
 from xero_pipelines.db import create_db_engine
@@ -181,18 +181,20 @@ def import_on_two_workers(
     includes: tuple[str, ...] = (),
 ) -> Outcome:
     """Connect, seed, hold every Xero call LATENCY_MS, and run `xero_import_job` on two
-    Celery workers (concurrency 2 each); read back the run and the sandbox's counts."""
-    connect(engine, sandbox.url, monkeypatch)
-    load_crm(engine)
-    sandbox.seed(contacts=CONTACTS, invoices=INVOICES, credit_notes=CREDIT_NOTES, seed=10)
-    sandbox.limits(enabled=True, concurrent=5)
-    sandbox.faults(latency_ms=LATENCY_MS, path=API)
-
+    Celery workers (concurrency 2 each); read back the run and the sandbox's counts. The
+    workers load the code location while the organisation is connected and seeded."""
+    token_key(monkeypatch)  # in the workers' environment from their start
     home = prepare_home(folder, {"storage": STORAGE})
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))  # makes tables
     env = {**daemon_env(crm_url, sandbox.url, 60, 50), **celery_env(redis_url)}
     run_log = folder / "run.log"
     with celery_workers(folder, env, ("w1", "w2"), concurrency=2, includes=includes) as workers:
+        connect(engine, sandbox.url, monkeypatch)
+        load_crm(engine)
+        sandbox.seed(contacts=CONTACTS, invoices=INVOICES, credit_notes=CREDIT_NOTES, seed=10)
+        sandbox.limits(enabled=True, concurrent=5)
+        sandbox.faults(latency_ms=LATENCY_MS, path=API)
+        workers.wait_until_answering()
         status = execute_job(home, env, "xero_import_job", run_log)
         workers.check_alive()
         logs = run_log.read_text(errors="replace")[-4000:] + "\n" + workers.log_tail()

@@ -162,11 +162,15 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     sandbox = SandboxClient(url)
     sandbox.limits(enabled=True)
     sandbox.seed(contacts=300, invoices=600, credit_notes=100, seed=8)
-    connect_cli(running)
+    # The other services start together, as an orchestrator starts them (each spends
+    # seconds loading the code location), and the organisation is connected meanwhile.
     for name in ("w1", "w2"):
-        running.worker(name)
+        running.start_worker(name)
     running.daemon(home)
-    api = DagsterApi(running.webserver(home))
+    running.start_webserver(home)
+    connect_cli(running)
+    running.wait_for_workers("w1", "w2")
+    api = DagsterApi(running.wait_for_webserver())
     running.wait_for(
         lambda: all(sensor_ticks(instance, s) for s in SENSORS), "the sensors' first ticks", WAIT
     )
@@ -212,6 +216,10 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     running["daemon"].kill()
     lap("batch until the kill")
     running.daemon(home)
+    # The webserver restarts too, while the daemon recovers; the history is read from it
+    # below, once the batch has ended.
+    running.stop("webserver")
+    running.start_webserver(home)
     running.wait_for(
         lambda: set(finished(engine)) <= {"done", "failed"}, "every request to end", RECOVERY
     )
@@ -234,8 +242,7 @@ def test_the_production_deployment_survives_a_killed_daemon_and_a_killed_celery_
     # The history from before the kill, through a restarted webserver: the instance keeps
     # it nowhere but in PostgreSQL.
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    running.stop("webserver")
-    api = DagsterApi(running.webserver(home))
+    api = DagsterApi(running.wait_for_webserver())
     after = api.runs()
     assert set(runs_before) <= set(after), set(runs_before) - set(after)
     for run_id, status in runs_before.items():

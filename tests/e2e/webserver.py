@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -30,10 +31,26 @@ class WebserverNotReady(RuntimeError):
     pass
 
 
+@dataclass
+class Webserver:
+    """A started `dagster-webserver`; its pages are ready once `wait_until_loaded` returns."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def wait_until_loaded(self) -> str:
+        """Wait until the code location has loaded; the base URL."""
+        _wait_until_loaded(self.process, self.url, self.log)
+        return self.url
+
+
 @contextmanager
-def dagster_webserver(home: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
-    """Serve `home` until the block ends, yielding the base URL; then stop the webserver
-    and its code server (they share its new session, so one signal reaches both)."""
+def webserver_process(home: Path, env: Mapping[str, str], log: Path) -> Iterator[Webserver]:
+    """Start serving `home` and yield at once, so a test can make its runs while the code
+    server loads; stop the webserver and its code server (they share its new session, so
+    one signal reaches both) when the block ends. The instance's storages must exist
+    before (`DagsterInstance.from_ref` makes them), or two processes race to make them."""
     port = _free_port()
     command = [str(WEBSERVER), "-h", "127.0.0.1", "-p", str(port)]
     with log.open("wb") as out:
@@ -45,10 +62,8 @@ def dagster_webserver(home: Path, env: Mapping[str, str], log: Path) -> Iterator
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_loaded(process, url, log)
-        yield url
+        yield Webserver(f"http://127.0.0.1:{port}", process, log)
     finally:
         _stop(process)
 
