@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -n 2 --dist worksteal --durations=25
+PYTEST_ARGS ?= -n 3 --dist worksteal --durations=25
 
 .PHONY: install demo test lint dev clean
 
@@ -26,8 +26,11 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # Bytecode is written (an empty PYTHONDONTWRITEBYTECODE is off): the suite starts hundreds
-# of Python processes, each of which would otherwise compile the package again. worksteal
-# lets an idle worker take queued tests from the other, around the long end-to-end ones.
+# of Python processes, each of which would otherwise compile the package again. Three
+# workers on two cores: the end-to-end tests mostly wait on the processes they start (the
+# request flows and killed runs use ~30 CPU-s in 111 s), so a third worker fills that
+# time (a fresh clone: 598 s with two, 472 s with three). worksteal lets an idle worker
+# take queued tests from the others, around the long end-to-end ones.
 # `dagster definitions validate` runs inside the suite (tests/test_definitions.py), beside
 # the other tests, not as 4 s of its own before them.
 test: lint
