@@ -107,7 +107,7 @@ class MirrorReport:
 
     item_count_moved: bool = False
 
-    def note_read(self, number: int, rows: int, item_count: int | None) -> None:
+    def note_read(self, rows: int, item_count: int | None) -> None:
         self.rows_read += rows
         self.pages += 1
         if item_count is not None:
@@ -318,11 +318,11 @@ def _mirror(
         first = replace(first, page_count=1)
     progress.started(spec.asset, first.page_count, first.item_count)
     progress.page(spec.asset, 1, len(first.items))
-    report.note_read(1, len(first.items), first.item_count)
+    report.note_read(len(first.items), first.item_count)
     held = map_items(job, first)
     seen = latest_update(held.rows)
     for stored in _pages_after_first(read, first, report):
-        report.note_read(stored.number, stored.rows_read, stored.item_count)
+        report.note_read(stored.rows_read, stored.item_count)
         report.note_stored(stored, logger)
         progress.page(spec.asset, stored.number, stored.rows_read)
         if stored.latest is not None and (seen is None or stored.latest > seen):
