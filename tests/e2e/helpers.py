@@ -95,6 +95,17 @@ def load_crm(engine: Engine) -> None:
                 "tax_type": "OUTPUT2",
             },
         ]
+    insert_crm(engine, accounts, contacts, opportunities, lines)
+
+
+def insert_crm(
+    engine: Engine,
+    accounts: list[dict],
+    contacts: list[dict],
+    opportunities: list[dict],
+    lines: list[dict],
+) -> None:
+    """CRM rows in one transaction, parents before children, as the CRM writes them."""
     with engine.begin() as conn:
         for model, rows in (
             (CrmAccount, accounts),

@@ -15,13 +15,9 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from sqlalchemy import Engine, insert
 
-from tests.e2e.helpers import XeroReader, read_rows
+from tests.e2e.helpers import XeroReader, insert_crm, read_rows
 from tests.e2e.test_celery_import import run_steps
 from xero_pipelines.db.models import (
-    CrmAccount,
-    CrmContact,
-    CrmOpportunity,
-    CrmOpportunityLine,
     XeroDraftRequest,
     XeroExportRequest,
 )
@@ -73,14 +69,7 @@ def more_crm(engine: Engine) -> None:
         }
         for i in NEW_OPPORTUNITIES
     ]
-    with engine.begin() as conn:
-        for model, rows in (
-            (CrmAccount, accounts),
-            (CrmContact, contacts),
-            (CrmOpportunity, opportunities),
-            (CrmOpportunityLine, lines),
-        ):
-            conn.execute(insert(model), rows)
+    insert_crm(engine, accounts, contacts, opportunities, lines)
 
 
 def finished(engine: Engine) -> Counter[str]:
